@@ -1,0 +1,180 @@
+"""MNIST and Fashion-MNIST as in-memory tensors, with a fast shuffling batch iterator.
+
+Images are read once through torchvision's dataset classes, scaled to floats in [0, 1] and kept
+as one ``[N, 1, 28, 28]`` tensor on the compute device. A batch is a slice of that tensor: no
+per-image PIL transforms, no worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import datasets
+
+DATA_ENV = "GENADV_DATA"
+
+_DATASETS: dict[str, type[datasets.MNIST]] = {
+    "mnist": datasets.MNIST,
+    "fashion-mnist": datasets.FashionMNIST,
+}
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
+SPLIT_SEED = 0
+"""Seed of the fixed train/validation split; independent of any training seed."""
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The dataset is not in the data folder and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images ``[N, 1, 28, 28]`` (float32 in [0, 1]) and their integer class labels ``[N]``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, n: int | None) -> ImageSet:
+        """The first ``n`` examples (all of them when ``n`` is ``None``). Splits are already
+        shuffled, so this is a random subset with every class represented."""
+        if n is None:
+            return self
+        if n <= 0:
+            raise ValueError(f"subset size must be positive, got {n}")
+        return ImageSet(self.images[:n], self.labels[:n])
+
+    def to(self, device: torch.device | str) -> ImageSet:
+        """The same set on another device."""
+        return ImageSet(self.images.to(device), self.labels.to(device))
+
+
+@dataclass(frozen=True)
+class Splits:
+    """A dataset's fixed training, validation and test splits."""
+
+    name: str
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return CLASS_NAMES[self.name]
+
+
+def supported_datasets() -> tuple[str, ...]:
+    """Names accepted by :func:`load_splits`."""
+    return tuple(_DATASETS)
+
+
+def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder: ``root`` if given, else ``$GENADV_DATA``, else a per-user cache folder."""
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "genadv" / "data"
+
+
+def _dataset_class(name: str) -> type[datasets.MNIST]:
+    try:
+        return _DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; supported: {', '.join(_DATASETS)}") from None
+
+
+def _read(name: str, root: Path, train: bool) -> ImageSet:
+    """One official split as float images in [0, 1], downloading it if it is absent."""
+    cls = _dataset_class(name)
+    try:
+        ds = cls(root=str(root), train=train, download=True)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError
+        folder = root / cls.__name__ / "raw"
+        raise DataNotFoundError(
+            f"{name} is not in {folder} and could not be downloaded ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no detail'}). Put torchvision's files "
+            f"there, or set {DATA_ENV} to a folder that has {cls.__name__}/raw/."
+        ) from None
+    images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
+    return ImageSet(images, ds.targets.to(torch.long))
+
+
+def load_splits(name: str = "mnist", root: str | os.PathLike[str] | None = None,
+                device: torch.device | str = "cpu", val_size: int = 5000) -> Splits:
+    """Load a dataset as fixed train/validation/test splits (55k/5k/10k by default).
+
+    The 60k official training images are shuffled with a fixed seed and split into training
+    and validation; the 10k official test images stay the test set. Everything is moved to
+    ``device`` once.
+    """
+    _dataset_class(name)
+    if not 0 < val_size < 60_000:
+        raise ValueError(f"val_size must be between 1 and 59999, got {val_size}")
+    folder = data_root(root)
+    official_train = _read(name, folder, train=True)
+    test = _read(name, folder, train=False)
+    order = torch.randperm(len(official_train), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    train_idx, val_idx = order[val_size:], order[:val_size]
+    return Splits(
+        name=name,
+        train=ImageSet(official_train.images[train_idx], official_train.labels[train_idx]).to(device),
+        val=ImageSet(official_train.images[val_idx], official_train.labels[val_idx]).to(device),
+        test=test.to(device),
+    )
+
+
+class Batches:
+    """Mini-batches of an :class:`ImageSet`, as ``(images, labels)`` slices of its tensors.
+
+    With ``shuffle=True`` each pass draws a new order from a generator seeded with ``seed``,
+    so the same seed always gives the same sequence of epochs. ``len()`` is the number of
+    batches in one pass.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if len(data) == 0:
+            raise ValueError("cannot draw batches from an empty set")
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.data), self.batch_size)
+        return full if (self.drop_last or rest == 0) else full + 1
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.data)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self._generator).to(self.data.images.device)
+        stop = len(self) * self.batch_size
+        for start in range(0, min(n, stop), self.batch_size):
+            if self.shuffle:
+                idx = order[start:start + self.batch_size]
+                yield self.data.images[idx], self.data.labels[idx]
+            else:
+                yield (self.data.images[start:start + self.batch_size],
+                       self.data.labels[start:start + self.batch_size])
+
+    def state(self) -> torch.Tensor:
+        """The shuffling generator's state, for checkpoints."""
+        return self._generator.get_state()
+
+    def set_state(self, state: torch.Tensor) -> None:
+        """Restore the shuffling generator from :meth:`state`."""
+        self._generator.set_state(state)

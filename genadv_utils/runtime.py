@@ -1,0 +1,79 @@
+"""Where code runs and how big a run is: device choice, seeding and run profiles."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+
+PROFILE_ENV = "GENADV_PROFILE"
+DEVICE_ENV = "GENADV_DEVICE"
+PROFILES = ("default", "smoke")
+"""Run profiles: ``default`` is what the website shows, ``smoke`` a small run for CI and tests."""
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    """Return the device to compute on: CUDA, then Apple MPS, then the CPU.
+
+    ``preference`` (or the ``GENADV_DEVICE`` environment variable) overrides the choice,
+    e.g. ``"cpu"`` or ``"cuda:1"``.
+    """
+    choice = preference or os.environ.get(DEVICE_ENV)
+    if choice:
+        device = torch.device(choice)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {choice!r} asked for, but CUDA is not available here")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device {choice!r} asked for, but Apple MPS is not available here")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's random number generators (all devices)."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def profile_name(name: str | None = None) -> str:
+    """The active profile: ``name`` if given, else ``$GENADV_PROFILE``, else ``"default"``."""
+    chosen = name or os.environ.get(PROFILE_ENV) or "default"
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {', '.join(PROFILES)} "
+                         f"(argument or ${PROFILE_ENV})")
+    return chosen
+
+
+def select_profile(settings: Mapping[str, Mapping[str, Any]],
+                   name: str | None = None) -> SimpleNamespace:
+    """Pick one profile's settings from a notebook's parameters cell.
+
+    ``settings`` maps each profile name to its numbers, e.g.
+    ``{"default": {"epochs": 10}, "smoke": {"epochs": 1}}``; both profiles must name the same
+    settings, so that the two sizes run the same code. Returns the chosen numbers as attributes,
+    plus ``profile`` (the name).
+    """
+    chosen = profile_name(name)
+    missing = [p for p in PROFILES if p not in settings]
+    if missing:
+        raise ValueError(f"settings lack the profile(s) {', '.join(missing)}")
+    unknown = sorted(set(settings) - set(PROFILES))
+    if unknown:
+        raise ValueError(f"unknown profile(s) {', '.join(unknown)}; known: {', '.join(PROFILES)}")
+    keys = {p: set(settings[p]) for p in PROFILES}
+    if keys["default"] != keys["smoke"]:
+        differ = sorted(keys["default"] ^ keys["smoke"])
+        raise ValueError(f"profiles must name the same settings; these are in only one: {differ}")
+    return SimpleNamespace(profile=chosen, **settings[chosen])

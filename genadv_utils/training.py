@@ -1,0 +1,318 @@
+"""The bookkeeping around a training loop: progress bar, history, checkpoints, resume, caching.
+
+A model's *training step* (one mini-batch: forward, loss, backward, optimiser step) is a plain
+function ``step(state, batch) -> {"loss name": value}`` that the chapters show and explain.
+:func:`fit` runs any such step over the epochs and does the rest:
+
+- a ``tqdm`` progress bar with the live losses;
+- a per-epoch :class:`History` (training means, validation numbers, learning rates, seconds);
+- after every epoch an atomic checkpoint in the run folder (``checkpoint.pt`` + ``history.json``),
+  so an interrupted run resumes from its last complete epoch and ends with the same weights;
+- a clear stop when a loss becomes NaN or infinite.
+
+:func:`train_or_load` names the run folder after the run's settings, so a finished run with the
+same settings is loaded instead of retrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .data import Batches
+
+with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
+
+RUNS_ENV = "GENADV_RUNS"
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.json"
+SETTINGS = "settings.json"
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+Losses = Mapping[str, "float | torch.Tensor"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint or run folder that cannot be used; it is left untouched."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite during training."""
+
+
+@dataclass
+class TrainState:
+    """What a run trains and checkpoints: named networks, their optimisers and LR schedulers."""
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = field(default_factory=dict)
+
+    def train(self, mode: bool = True) -> None:
+        """Put every network in training (or, with ``mode=False``, evaluation) mode."""
+        for module in self.modules.values():
+            module.train(mode)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for part, owned in (("modules", self.modules), ("optimizers", self.optimizers),
+                            ("schedulers", self.schedulers)):
+            saved = state[part]
+            if set(saved) != set(owned):
+                raise ValueError(f"{part}: checkpoint has {sorted(saved)}, this run has {sorted(owned)}")
+            for key, obj in owned.items():
+                obj.load_state_dict(saved[key])
+
+
+Step = Callable[[TrainState, Batch], Losses]
+Validate = Callable[[TrainState], Mapping[str, float]]
+
+
+@dataclass
+class History:
+    """Per-epoch records (``train_*`` means, ``val_*`` numbers, ``lr_*``, ``seconds``) and the
+    raw per-step losses."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    steps: list[dict[str, float]] = field(default_factory=list)
+    finished: bool = False
+
+    def series(self, key: str) -> list[float]:
+        """One number per epoch, e.g. ``history.series("val_mse")``."""
+        missing = [r["epoch"] for r in self.epochs if key not in r]
+        if missing:
+            known = sorted({k for r in self.epochs for k in r})
+            raise KeyError(f"{key!r} is not recorded (known: {', '.join(known)})")
+        return [r[key] for r in self.epochs]
+
+    @property
+    def seconds(self) -> float:
+        """Training time summed over the recorded epochs."""
+        return sum(r["seconds"] for r in self.epochs)
+
+    def to_json(self) -> str:
+        return json.dumps({"epochs": self.epochs, "steps": self.steps, "finished": self.finished})
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        raw = json.loads(text)
+        return cls(raw["epochs"], raw["steps"], raw["finished"])
+
+
+def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where run folders live: ``root``, else ``$GENADV_RUNS``, else a per-user cache folder."""
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "genadv" / "runs"
+
+
+def run_folder(name: str, settings: Mapping[str, Any],
+               root: str | os.PathLike[str] | None = None) -> Path:
+    """The run folder for ``name`` with these settings: ``<root>/<name>-<hash of settings>``.
+
+    The hash covers the settings and the package version, so changing either starts a new run.
+    """
+    key = json.dumps({"name": name, "settings": settings, "version": __version__}, sort_keys=True)
+    return runs_root(root) / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": list(random.getstate()[1]),
+        "python_gauss": random.getstate()[2],
+        "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64)),
+        "numpy_pos": int(np.random.get_state()[2]),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), state["python_gauss"]))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write to a temporary file, then rename: a crash never leaves half a file at ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(run_dir: Path, state: TrainState, history: History, batches: Batches) -> None:
+    """Save everything needed to resume after the last complete epoch."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"state": state.state_dict(), "history": history.to_json(), "rng": _rng_state(),
+               "batches": batches.state(), "version": __version__}
+    _atomic_write(run_dir / CHECKPOINT, lambda p: torch.save(payload, p))
+    _atomic_write(run_dir / HISTORY, lambda p: p.write_text(history.to_json()))
+
+
+def load_checkpoint(run_dir: Path, state: TrainState,
+                    batches: Batches | None = None) -> History:
+    """Load a run folder's checkpoint into ``state`` (and the RNGs); return its history.
+
+    Raises :class:`CheckpointError`, leaving the file as it is, when the checkpoint is
+    unreadable or does not fit ``state``.
+    """
+    path = run_dir / CHECKPOINT
+    try:  # on the CPU: RNG states must stay there; load_state_dict moves weights to their device
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        history = History.from_json(payload["history"])
+    except Exception as err:
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(err).__name__}). It was left as it is: "
+            f"delete the run folder to train from scratch, or choose another one.") from None
+    try:
+        state.load_state_dict(payload["state"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model ({first}). It was left as it is: "
+            f"use the settings it was trained with, or another run folder.") from None
+    _set_rng_state(payload["rng"])
+    if batches is not None:
+        batches.set_state(payload["batches"])
+    return history
+
+
+def _number(value: float | torch.Tensor) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _check_finite(losses: Mapping[str, float], epoch: int, step: int, run_dir: Path | None) -> None:
+    bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+    if bad:
+        where = (f" The last complete epoch is kept in {run_dir}." if run_dir else "")
+        raise NonFiniteLossError(
+            f"training stopped: {', '.join(f'{k} = {v}' for k, v in bad.items())} at epoch "
+            f"{epoch}, step {step}. Try a lower learning rate or check the inputs.{where}")
+
+
+def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
+        run_dir: str | os.PathLike[str] | None = None, validate: Validate | None = None,
+        progress: bool = True, desc: str = "training") -> History:
+    """Train ``state`` with ``step`` for ``epochs`` passes over ``batches``.
+
+    With a ``run_dir`` every epoch is checkpointed there, and a checkpoint found there is
+    resumed (or, if it finished, simply loaded). ``validate(state)`` runs after each epoch with
+    the networks in evaluation mode and without gradients; its numbers are recorded with a
+    ``val_`` prefix.
+    """
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    folder = Path(run_dir) if run_dir is not None else None
+    history = History()
+    if folder is not None and (folder / CHECKPOINT).exists():
+        history = load_checkpoint(folder, state, batches)
+        if len(history.epochs) > epochs:
+            raise CheckpointError(f"{folder} holds {len(history.epochs)} epochs, more than the "
+                                  f"{epochs} asked for; choose another run folder")
+    done = len(history.epochs)
+    bar = tqdm(total=epochs * len(batches), initial=done * len(batches), desc=desc,
+               disable=not progress or done == epochs, unit="step", dynamic_ncols=True,
+               mininterval=1.0)
+    try:
+        for epoch in range(done + 1, epochs + 1):
+            history.epochs.append(_run_epoch(state, step, batches, epoch, epochs, validate,
+                                             history, bar, folder))
+            history.finished = epoch == epochs
+            if folder is not None:
+                save_checkpoint(folder, state, history, batches)
+    finally:
+        bar.close()
+    history.finished = True
+    state.train(False)
+    return history
+
+
+def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epochs: int,
+               validate: Validate | None, history: History, bar: Any,
+               folder: Path | None) -> dict[str, float]:
+    """One pass over the data; returns the epoch's record."""
+    start = time.perf_counter()
+    record: dict[str, float] = {"epoch": epoch}
+    record.update({f"lr_{k}": o.param_groups[0]["lr"] for k, o in state.optimizers.items()})
+    sums: dict[str, float] = {}
+    state.train(True)
+    bar.set_description(f"epoch {epoch}/{epochs}")
+    for i, batch in enumerate(batches, start=1):
+        losses = {k: _number(v) for k, v in step(state, batch).items()}
+        _check_finite(losses, epoch, i, folder)
+        history.steps.append(losses)
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + v
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+    record.update({f"train_{k}": v / len(batches) for k, v in sums.items()})
+    if validate is not None:
+        state.train(False)
+        with torch.no_grad():
+            record.update({f"val_{k}": float(v) for k, v in validate(state).items()})
+    for scheduler in state.schedulers.values():
+        scheduler.step()
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def train_or_load(name: str, settings: Mapping[str, Any], state: TrainState, step: Step,
+                  batches: Batches, *, epochs: int, validate: Validate | None = None,
+                  run_dir: str | os.PathLike[str] | None = None, progress: bool = True
+                  ) -> tuple[History, Path]:
+    """Train, resume or just load the run that these settings describe.
+
+    The run folder is ``run_dir`` if given, else :func:`run_folder` of ``name`` and
+    ``settings`` (which must be JSON-serialisable and should include ``epochs``). A folder
+    that already holds a run with other settings is an error, never overwritten.
+    Returns the history and the run folder.
+    """
+    folder = Path(run_dir) if run_dir is not None else run_folder(name, settings)
+    wanted = json.loads(json.dumps({"name": name, **settings}, sort_keys=True))
+    settings_file = folder / SETTINGS
+    if settings_file.exists():
+        try:
+            found = json.loads(settings_file.read_text())
+        except json.JSONDecodeError:
+            raise CheckpointError(f"{settings_file} is unreadable; left as it is") from None
+        if found != wanted:
+            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+            raise CheckpointError(f"{folder} holds a run with other settings (differing: "
+                                  f"{', '.join(changed)}); choose another folder or delete it")
+    elif (folder / CHECKPOINT).exists():
+        raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(settings_file, lambda p: p.write_text(json.dumps(wanted, indent=2)))
+    history = fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,
+                  progress=progress, desc=name)
+    return history, folder
