@@ -1,0 +1,68 @@
+"""Sphinx extension: never publish stale notebook outputs.
+
+Jupyter Book's execution cache is keyed on the notebooks' code cells only, so a change to
+``genadv_utils``, to the run profile or to the installed PyTorch would otherwise be served from
+the cache. This extension computes a key from all of those and
+
+- points the execution cache at ``<cache>/<key>``, so a new key means fresh execution, and
+- records the key as a Sphinx setting that rebuilds every page when it changes.
+
+The few most recently used cache folders are kept, so switching profiles back and forth is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+KEEP_CACHES = 3
+
+
+def build_key() -> str:
+    """A hash of the package's source, the run profile and the PyTorch version."""
+    from genadv_utils.runtime import profile_name
+
+    spec = importlib.util.find_spec("genadv_utils")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("genadv_utils is not installed: run `pip install -r requirements.txt`")
+    digest = hashlib.sha256()
+    package = Path(next(iter(spec.submodule_search_locations)))
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    digest.update(f"profile={profile_name()}".encode())
+    for dist in ("torch", "torchvision"):
+        digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
+    return f"{profile_name()}-{digest.hexdigest()[:12]}"
+
+
+def _prune(cache_root: Path, current: Path) -> None:
+    if not cache_root.is_dir():
+        return
+    older = sorted((p for p in cache_root.iterdir() if p.is_dir() and p != current),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in older[KEEP_CACHES - 1:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _key_the_cache(app, config) -> None:
+    key = build_key()
+    config.genadv_build_key = key
+    root = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    if not root.is_absolute():
+        root = Path(app.srcdir) / root
+    current = root / key
+    _prune(root, current)
+    current.mkdir(parents=True, exist_ok=True)
+    os.utime(current)
+    config.nb_execution_cache_path = str(current)
+
+
+def setup(app):
+    app.add_config_value("genadv_build_key", "", "env")
+    app.connect("config-inited", _key_the_cache)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,323 @@
+"""Figures in one style: image grids, labelled rows, curves, scatters, bars and animations.
+
+Every helper returns a :class:`matplotlib.figure.Figure` (created without pyplot, so nothing is
+shown twice or kept alive behind your back); a notebook displays it when it is the cell's last
+value. Helpers that draw one panel take ``ax=`` to draw into a panel of your own figure instead.
+Figures have an opaque white background, so they stay readable in a dark page theme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+import io
+import re
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
+
+STYLE: dict[str, Any] = {
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "axes.facecolor": "white",
+    "figure.dpi": 110,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "axes.prop_cycle": mpl.cycler(color=mpl.colormaps["tab10"].colors),
+    "animation.embed_limit": 50.0,
+}
+"""The series' figure style (matplotlib rcParams), applied by every helper here."""
+
+Images = torch.Tensor | np.ndarray
+
+# matplotlib's animation player draws its buttons with Font Awesome icons from a CDN; offline
+# they would be blank, so the player gets the link removed and these Unicode symbols instead.
+_PLAYER_ICONS = {
+    "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u23f4\u23f4",
+    "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u23f5\u23f5", "fa fa-fast-forward": "\u23ed", "fa fa-minus": "\u2212",
+    "fa fa-plus": "+",
+}
+_FONT_AWESOME_LINK = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">')
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw inside this block to use the series' style in figures of your own."""
+    with mpl.rc_context(STYLE):
+        yield
+
+
+class NotebookFigure(Figure):
+    """A figure that shows itself as a PNG when it is a notebook cell's value, without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=STYLE["figure.dpi"], bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def _styled(draw: Any) -> Any:
+    """Run a drawing helper inside :func:`style`, so every text and line gets the style."""
+    @wraps(draw)
+    def styled(*args: Any, **kwargs: Any) -> Any:
+        with style():
+            return draw(*args, **kwargs)
+    return styled
+
+
+def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (6.0, 4.0),
+            **kwargs: Any) -> tuple[Figure, Any]:
+    with style():
+        fig = NotebookFigure(figsize=size, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def _panel(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.get_figure(), ax
+    fig, axes = _figure(size=size)
+    return fig, axes[0, 0]
+
+
+def _as_images(images: Images) -> torch.Tensor:
+    """``[N, 28, 28]`` or ``[N, 1, H, W]`` floats in [0, 1] as a CPU tensor ``[N, 1, H, W]``."""
+    t = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
+    t = t.detach().to("cpu", torch.float32)
+    if t.ndim == 3:
+        t = t.unsqueeze(1)
+    if t.ndim != 4 or t.shape[1] != 1:
+        raise ValueError(f"expected images [N, H, W] or [N, 1, H, W], got shape {tuple(t.shape)}")
+    if len(t) == 0:
+        raise ValueError("no images to show")
+    return t.clamp(0.0, 1.0)
+
+
+def image_grid(images: Images, nrow: int = 8, padding: int = 2) -> np.ndarray:
+    """Tile images into one 2-D array (``nrow`` images per row) with torchvision's ``make_grid``."""
+    grid = make_grid(_as_images(images), nrow=nrow, padding=padding, pad_value=1.0)
+    return grid[0].numpy()
+
+
+def _show_array(ax: Axes, array: np.ndarray) -> None:
+    ax.imshow(array, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+
+
+@_styled
+def show_images(images: Images, nrow: int = 8, title: str | None = None,
+                ax: Axes | None = None) -> Figure:
+    """A grid of grey-level images, ``nrow`` per row."""
+    n = len(images)
+    rows = -(-n // nrow)
+    fig, ax = _panel(ax, (min(nrow, n) * 0.55 + 0.4, rows * 0.55 + 0.5))
+    _show_array(ax, image_grid(images, nrow=nrow))
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+@_styled
+def image_rows(rows: Mapping[str, Images], title: str | None = None, size: float = 0.7,
+               col_labels: Sequence[str] | None = None) -> Figure:
+    """Rows of images, each labelled on its left, e.g. ``{"original": x, "noisy": y}``;
+    ``col_labels`` puts a label above each column."""
+    if not rows:
+        raise ValueError("no rows to show")
+    tensors = {label: _as_images(images) for label, images in rows.items()}
+    ncols = max(len(t) for t in tensors.values())
+    fig, axes = _figure(len(tensors), ncols, size=(ncols * size + 1.2, len(tensors) * size + 0.4))
+    for r, (label, imgs) in enumerate(tensors.items()):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_axis_off()
+            if c < len(imgs):
+                ax.imshow(imgs[c, 0].numpy(), cmap="gray", vmin=0.0, vmax=1.0,
+                          interpolation="nearest")
+        axes[r, 0].text(-0.15, 0.5, label, transform=axes[r, 0].transAxes, ha="right",
+                        va="center", fontsize=STYLE["font.size"])
+    if col_labels is not None:
+        if len(col_labels) > ncols:
+            raise ValueError(f"{len(col_labels)} column labels for {ncols} columns")
+        for c, label in enumerate(col_labels):
+            axes[0, c].set_title(label, fontsize=8, fontweight="normal")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+@_styled
+def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], *, xlabel: str,
+                ylabel: str, title: str | None = None, logy: bool = False,
+                logx: bool = False, ax: Axes | None = None) -> Figure:
+    """Named curves over a shared x axis, e.g. PSNR against noise level for several methods."""
+    fig, ax = _panel(ax, (6.0, 3.6))
+    for label, y in curves.items():
+        if len(y) != len(x):
+            raise ValueError(f"curve {label!r} has {len(y)} points for {len(x)} x values")
+        ax.plot(x, y, marker="o" if len(x) <= 30 else None, markersize=4, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    if title:
+        ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
+    return fig
+
+
+@_styled
+def plot_history(history: Any, keys: Sequence[str], *, ylabel: str, title: str | None = None,
+                 logy: bool = False, ax: Axes | None = None) -> Figure:
+    """Per-epoch curves from a training :class:`~genadv_utils.training.History`,
+    e.g. ``keys=["train_mse", "val_mse"]``."""
+    epochs = history.series("epoch")
+    curves = {k.replace("_", " "): history.series(k) for k in keys}
+    return plot_curves(epochs, curves, xlabel="epoch", ylabel=ylabel, title=title, logy=logy, ax=ax)
+
+
+def smooth(values: Sequence[float], window: int) -> np.ndarray:
+    """Moving average over ``window`` points (shorter at the start), for noisy per-step losses."""
+    v = np.asarray(values, dtype=float)
+    if window <= 1 or len(v) == 0:
+        return v
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+@_styled
+def plot_steps(history: Any, keys: Sequence[str], *, ylabel: str, window: int = 50,
+               title: str | None = None, ax: Axes | None = None) -> Figure:
+    """Per-step values (raw, faint) and their moving average, e.g. a GAN's two losses."""
+    fig, ax = _panel(ax, (6.5, 3.6))
+    for key in keys:
+        values = [s[key] for s in history.steps]
+        line, = ax.plot(values, alpha=0.2, linewidth=0.8)
+        ax.plot(smooth(values, window), color=line.get_color(), label=key.replace("_", " "))
+    ax.set(xlabel="step", ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+@_styled
+def scatter_codes(codes: Images, labels: Images, class_names: Sequence[str] | None = None, *,
+                  title: str | None = None, xlabel: str = "component 1",
+                  ylabel: str = "component 2", ax: Axes | None = None) -> Figure:
+    """2-D codes (``[N, 2]``) as points coloured by class, with a legend of class names."""
+    pts = np.asarray(torch.as_tensor(codes).detach().cpu())
+    lab = np.asarray(torch.as_tensor(labels).detach().cpu())
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"codes must be [N, 2], got shape {pts.shape}")
+    if len(lab) != len(pts):
+        raise ValueError(f"{len(pts)} codes but {len(lab)} labels")
+    names = list(class_names) if class_names is not None else [str(c) for c in np.unique(lab)]
+    fig, ax = _panel(ax, (6.0, 5.0))
+    cmap = mpl.colormaps["tab10"]
+    for c in np.unique(lab):
+        sel = lab == c
+        ax.scatter(pts[sel, 0], pts[sel, 1], s=4, alpha=0.6, color=cmap(int(c) % 10),
+                   label=names[int(c)] if int(c) < len(names) else str(c), rasterized=True)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+@_styled
+def plot_class_counts(counts: Mapping[str, Sequence[int]], class_names: Sequence[str], *,
+                      title: str | None = None, ax: Axes | None = None) -> Figure:
+    """Grouped bars of each set's class shares (in %), e.g. train/validation/test."""
+    fig, ax = _panel(ax, (7.0, 3.4))
+    width = 0.8 / max(len(counts), 1)
+    x = np.arange(len(class_names))
+    for i, (label, values) in enumerate(counts.items()):
+        v = np.asarray(values, dtype=float)
+        if len(v) != len(class_names):
+            raise ValueError(f"{label!r} has {len(v)} counts for {len(class_names)} classes")
+        ax.bar(x + (i - (len(counts) - 1) / 2) * width, 100 * v / v.sum(), width, label=label)
+    ax.set_xticks(x, class_names, rotation=30 if max(map(len, class_names)) > 2 else 0)
+    ax.set_ylabel("share of images (%)")
+    ax.axhline(100 / len(class_names), color="grey", linestyle=":", linewidth=1)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
+    if title:
+        ax.set_title(title)
+    ax.legend(ncols=len(counts))
+    return fig
+
+
+@_styled
+def plot_histogram(values: Images, *, bins: int = 50, xlabel: str, title: str | None = None,
+                   logy: bool = False, ax: Axes | None = None) -> Figure:
+    """A histogram of all values (flattened)."""
+    v = np.asarray(torch.as_tensor(values).detach().cpu()).ravel()
+    fig, ax = _panel(ax, (6.0, 3.4))
+    ax.hist(v, bins=bins, color=STYLE["axes.prop_cycle"].by_key()["color"][0])
+    ax.set(xlabel=xlabel, ylabel="count")
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+@_styled
+def animate_grids(grids: Sequence[Images], titles: Sequence[str] | None = None, *,
+                  nrow: int = 8, interval_ms: int = 400) -> Any:
+    """A play/pause animation of image grids (e.g. fixed-noise samples during training).
+
+    Rendered as self-contained JavaScript and embedded PNG frames (``to_jshtml``): it plays in
+    a static web page, offline, without ffmpeg. Returns an ``IPython.display.HTML`` object.
+    """
+    from IPython.display import HTML  # only needed where the animation is displayed
+
+    if not grids:
+        raise ValueError("no grids to animate")
+    if titles is not None and len(titles) != len(grids):
+        raise ValueError(f"{len(titles)} titles for {len(grids)} grids")
+    frames = [image_grid(g, nrow=nrow) for g in grids]
+    h, w = frames[0].shape
+    with style():
+        fig = Figure(figsize=(w / 40 + 0.2, h / 40 + 0.5), layout="constrained")
+        ax = fig.subplots()
+        _show_array(ax, frames[0])
+        image = ax.images[0]
+        heading = ax.set_title(titles[0] if titles else "")
+
+        def draw(i: int) -> list[Any]:
+            image.set_data(frames[i])
+            heading.set_text(titles[i] if titles else "")
+            return [image, heading]
+
+        anim = FuncAnimation(fig, draw, frames=len(frames), interval=interval_ms, blit=False)
+        return HTML(_offline_player(anim.to_jshtml(default_mode="loop")))
+
+
+def _offline_player(html: str) -> str:
+    """The animation's HTML without its only external resource (the icon font)."""
+    html = _FONT_AWESOME_LINK.sub("", html)
+    for icon, symbol in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{icon}"></i>', symbol)
+    return html

@@ -1,0 +1,38 @@
+"""The book build's execution cache is keyed on the package and the profile."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_extension():
+    spec = importlib.util.spec_from_file_location("genadv_book", ROOT / "book/_ext/genadv_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_key_changes_with_the_profile(monkeypatch):
+    ext = load_extension()
+    monkeypatch.setenv("GENADV_PROFILE", "smoke")
+    smoke = ext.build_key()
+    assert smoke == ext.build_key()
+    monkeypatch.setenv("GENADV_PROFILE", "default")
+    assert ext.build_key() != smoke
+    assert ext.build_key().startswith("default-")
+
+
+def test_build_key_changes_with_the_package_source(monkeypatch, tmp_path):
+    ext = load_extension()
+    copy = tmp_path / "genadv_utils"
+    copy.mkdir()
+    for source in (ROOT / "genadv_utils").glob("*.py"):
+        (copy / source.name).write_text(source.read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.spec_from_file_location("genadv_utils", copy / "__init__.py",
+                                                  submodule_search_locations=[str(copy)])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    before = ext.build_key()
+    (copy / "data.py").write_text((copy / "data.py").read_text() + "\n# changed\n")
+    assert ext.build_key() != before

@@ -1,0 +1,104 @@
+import pytest
+import torch
+from torchvision import datasets
+
+from genadv_utils import data
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.load_splits("mnist")
+
+
+def test_split_shapes_types_and_range(mnist):
+    for split, n in [(mnist.train, 55_000), (mnist.val, 5_000), (mnist.test, 10_000)]:
+        assert split.images.shape == (n, 1, 28, 28)
+        assert split.images.dtype == torch.float32
+        assert split.labels.shape == (n,) and split.labels.dtype == torch.long
+        assert split.images.min() == 0.0 and split.images.max() == 1.0
+        assert set(split.labels.unique().tolist()) == set(range(10))
+    assert mnist.class_names == tuple("0123456789")
+
+
+def test_train_and_validation_partition_the_official_training_set(mnist):
+    official = datasets.MNIST(data.data_root(), train=True, download=True)
+    ours = torch.cat([mnist.train.images, mnist.val.images]).flatten(1).sum(1)
+    theirs = official.data.flatten(1).sum(1).float() / 255.0
+    assert torch.allclose(ours.sort().values, theirs.sort().values, atol=1e-3)
+    assert torch.equal(torch.cat([mnist.train.labels, mnist.val.labels]).bincount(),
+                       official.targets.bincount())
+
+
+def test_splits_are_fixed_across_loads(mnist):
+    again = data.load_splits("mnist")
+    assert torch.equal(again.val.images, mnist.val.images)
+    assert torch.equal(again.train.labels, mnist.train.labels)
+
+
+def test_fashion_mnist_loads_with_its_class_names():
+    fashion = data.load_splits("fashion-mnist", val_size=1000)
+    assert fashion.train.images.shape == (59_000, 1, 28, 28)
+    assert fashion.class_names[0] == "T-shirt/top" and len(fashion.class_names) == 10
+
+
+def test_unknown_dataset_lists_the_supported_ones():
+    with pytest.raises(ValueError, match="mnist, fashion-mnist"):
+        data.load_splits("cifar10")
+
+
+def test_missing_data_without_network_names_the_folder(tmp_path, monkeypatch):
+    # No network: every mirror points at a closed local port.
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    with pytest.raises(data.DataNotFoundError) as caught:
+        data.load_splits("mnist", root=tmp_path / "empty")
+    message = str(caught.value)
+    assert str(tmp_path / "empty" / "MNIST" / "raw") in message
+    assert "GENADV_DATA" in message and "\n" not in message
+
+
+def test_data_root_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENADV_DATA", str(tmp_path / "env"))
+    assert data.data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert data.data_root() == tmp_path / "env"
+    monkeypatch.delenv("GENADV_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert data.data_root() == tmp_path / "cache" / "genadv" / "data"
+
+
+def _small(n=10):
+    return data.ImageSet(torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1), torch.arange(n))
+
+
+def test_batches_cover_every_example_once_per_pass():
+    batches = data.Batches(_small(10), batch_size=4, seed=1)
+    assert len(batches) == 3
+    for _ in range(2):
+        seen = torch.cat([labels for _, labels in batches])
+        assert sorted(seen.tolist()) == list(range(10))
+    images, labels = next(iter(batches))
+    assert torch.equal(images.view(-1), labels.float())
+
+
+def test_batches_repeat_under_a_seed_and_reshuffle_each_pass():
+    def order(seed, passes=2):
+        b = data.Batches(_small(50), batch_size=50, seed=seed)
+        return [next(iter(b))[1].tolist() for _ in range(passes)]
+
+    assert order(7) == order(7)
+    assert order(7) != order(8)
+    first, second = order(7)
+    assert first != second
+
+
+def test_batches_without_shuffle_and_drop_last():
+    b = data.Batches(_small(10), batch_size=4, shuffle=False, drop_last=True)
+    assert len(b) == 2
+    assert [lab.tolist() for _, lab in b] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_batches_reject_bad_arguments():
+    with pytest.raises(ValueError, match="batch_size"):
+        data.Batches(_small(), batch_size=0)
+    with pytest.raises(ValueError, match="subset size"):
+        _small().subset(0)
+    assert len(_small().subset(3)) == 3
