@@ -53,6 +53,13 @@ class ImageSet:
             raise ValueError(f"subset size must be positive, got {n}")
         return ImageSet(self.images[:n], self.labels[:n])
 
+    def of_class(self, label: int) -> ImageSet:
+        """The examples of one class."""
+        keep = self.labels == label
+        if not bool(keep.any()):
+            raise ValueError(f"no examples of class {label}")
+        return ImageSet(self.images[keep], self.labels[keep])
+
     def to(self, device: torch.device | str) -> ImageSet:
         """The same set on another device."""
         return ImageSet(self.images.to(device), self.labels.to(device))

@@ -102,3 +102,10 @@ def test_batches_reject_bad_arguments():
     with pytest.raises(ValueError, match="subset size"):
         _small().subset(0)
     assert len(_small().subset(3)) == 3
+
+
+def test_of_class_keeps_one_class(mnist):
+    sevens = mnist.test.of_class(7)
+    assert len(sevens) == int((mnist.test.labels == 7).sum()) and set(sevens.labels.tolist()) == {7}
+    with pytest.raises(ValueError, match="no examples of class 11"):
+        mnist.test.of_class(11)

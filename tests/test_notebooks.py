@@ -49,7 +49,8 @@ def test_notebook_has_one_parameters_cell_with_a_profile(path):
 def test_colab_setup_installs_from_the_configured_repository(path):
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    assert f"git+{CONFIG['repository']['url']}" in first.source
+    assert f'REPOSITORY = "{CONFIG["repository"]["url"]}"' in first.source
+    assert 'f"git+{REPOSITORY}"' in first.source
     assert 'find_spec("genadv_utils") is None' in first.source
 
 
