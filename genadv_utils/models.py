@@ -1,0 +1,89 @@
+r"""Networks for 28 × 28 grey images, shared by the chapters.
+
+The convolutional encoder halves the resolution twice (28 → 14 → 7) and maps to a vector; the
+decoder mirrors it. Chapter 1's denoising autoencoder is the two in a row.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+def _check_images(x: torch.Tensor) -> None:
+    if x.ndim != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
+        raise ValueError(f"expected images [N, 1, 28, 28], got shape {tuple(x.shape)}")
+
+
+class ConvEncoder(nn.Module):
+    r"""$e(x)$: image $[N, 1, 28, 28]$ → vector $[N, d]$.
+
+    Two stride-2 convolutions with ReLU ($28 \to 14 \to 7$, ``width`` and ``2·width``
+    channels), then a linear map of the $2w \cdot 7 \cdot 7$ features to $d$ = ``out_features``.
+    """
+
+    def __init__(self, out_features: int, width: int = 32) -> None:
+        super().__init__()
+        if out_features <= 0 or width <= 0:
+            raise ValueError("out_features and width must be positive")
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(2 * width * 7 * 7, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(x)
+        return self.head(self.features(x))
+
+
+class ConvDecoder(nn.Module):
+    r"""$g(z)$: vector $[N, d]$ → image logits $[N, 1, 28, 28]$.
+
+    A linear map to $2w \times 7 \times 7$ features, then two stride-2 transposed convolutions
+    ($7 \to 14 \to 28$) with ReLU between. Returns logits: apply a sigmoid for pixel values.
+    """
+
+    def __init__(self, in_features: int, width: int = 32) -> None:
+        super().__init__()
+        if in_features <= 0 or width <= 0:
+            raise ValueError("in_features and width must be positive")
+        self.width = width
+        self.head = nn.Sequential(nn.Linear(in_features, 2 * width * 7 * 7), nn.ReLU())
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.head(z).view(-1, 2 * self.width, 7, 7))
+
+
+class DenoisingAutoencoder(nn.Module):
+    r"""A convolutional denoising autoencoder (Vincent et al. 2008).
+
+    $\hat{x} = \sigma\big(g(e(\tilde{x}))\big)$: the encoder $e$ maps a corrupted image
+    $\tilde{x}$ to a code $h = e(\tilde{x}) \in \mathbb{R}^{d}$ (the bottleneck), the decoder $g$
+    maps it back to pixel logits, and the sigmoid $\sigma$ to values in $[0, 1]$. Training
+    minimises $\lVert \hat{x} - x \rVert^2$ against the *clean* image $x$.
+    """
+
+    def __init__(self, code_size: int = 32, width: int = 32) -> None:
+        super().__init__()
+        self.code_size = code_size
+        self.encoder = ConvEncoder(code_size, width)
+        self.decoder = ConvDecoder(code_size, width)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The bottleneck code $h = e(x)$, shape $[N, d]$."""
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        r"""Images $\sigma(g(h))$ in $[0, 1]$ from codes."""
+        return torch.sigmoid(self.decoder(code))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
