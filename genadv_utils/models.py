@@ -29,9 +29,9 @@ class ConvEncoder(nn.Module):
         if out_features <= 0 or width <= 0:
             raise ValueError("out_features and width must be positive")
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(),
+            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.BatchNorm2d(2 * width),
+            nn.ReLU(), nn.Flatten(),
         )
         self.head = nn.Linear(2 * width * 7 * 7, out_features)
 
@@ -52,9 +52,11 @@ class ConvDecoder(nn.Module):
         if in_features <= 0 or width <= 0:
             raise ValueError("in_features and width must be positive")
         self.width = width
-        self.head = nn.Sequential(nn.Linear(in_features, 2 * width * 7 * 7), nn.ReLU())
+        self.head = nn.Sequential(nn.Linear(in_features, 2 * width * 7 * 7),
+                                  nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
         self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.BatchNorm2d(width),
+            nn.ReLU(),
             nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
         )
 
@@ -71,7 +73,7 @@ class DenoisingAutoencoder(nn.Module):
     minimises $\lVert \hat{x} - x \rVert^2$ against the *clean* image $x$.
     """
 
-    def __init__(self, code_size: int = 32, width: int = 32) -> None:
+    def __init__(self, code_size: int = 64, width: int = 32) -> None:
         super().__init__()
         self.code_size = code_size
         self.encoder = ConvEncoder(code_size, width)

@@ -178,9 +178,10 @@ def save_checkpoint(run_dir: Path, state: TrainState, history: History, batches:
     _atomic_write(run_dir / HISTORY, lambda p: p.write_text(history.to_json()))
 
 
-def load_checkpoint(run_dir: Path, state: TrainState,
-                    batches: Batches | None = None) -> History:
-    """Load a run folder's checkpoint into ``state`` (and the RNGs); return its history.
+def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = None, *,
+                    restore_rng: bool = False) -> History:
+    """Load a run folder's checkpoint into ``state``; return its history. To resume training,
+    ``restore_rng`` also restores the random number generators, and ``batches`` its shuffling.
 
     Raises :class:`CheckpointError`, leaving the file as it is, when the checkpoint is
     unreadable or does not fit ``state``.
@@ -200,7 +201,8 @@ def load_checkpoint(run_dir: Path, state: TrainState,
         raise CheckpointError(
             f"checkpoint {path} does not fit this model ({first}). It was left as it is: "
             f"use the settings it was trained with, or another run folder.") from None
-    _set_rng_state(payload["rng"])
+    if restore_rng:
+        _set_rng_state(payload["rng"])
     if batches is not None:
         batches.set_state(payload["batches"])
     return history
@@ -234,7 +236,7 @@ def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
     folder = Path(run_dir) if run_dir is not None else None
     history = History()
     if folder is not None and (folder / CHECKPOINT).exists():
-        history = load_checkpoint(folder, state, batches)
+        history = load_checkpoint(folder, state, batches, restore_rng=True)
         if len(history.epochs) > epochs:
             raise CheckpointError(f"{folder} holds {len(history.epochs)} epochs, more than the "
                                   f"{epochs} asked for; choose another run folder")

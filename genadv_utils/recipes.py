@@ -1,0 +1,160 @@
+"""Each chapter's model, assembled: default settings per profile, the training step, and
+``train_*`` / ``load_*`` functions that the notebooks, the command line and the benchmarks share.
+
+A run's folder is named after its settings (:func:`genadv_utils.training.run_folder`), so the
+notebook and ``python -m genadv_utils train dae`` with the same settings use the same folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from . import noise
+from .data import Batches, Splits, load_splits
+from .metrics import apply_in_batches, mse
+from .models import DenoisingAutoencoder
+from .runtime import pick_device, profile_name, seed_everything
+from .training import (SETTINGS, History, Step, TrainState, load_checkpoint, run_folder,
+                       train_or_load)
+
+VALIDATION_NOISE_SEED = 1
+"""Seed of the fixed corruption of the validation images used to track training."""
+
+
+@dataclass(frozen=True)
+class DAESettings:
+    """Everything that defines a denoising-autoencoder run (and names its folder)."""
+
+    dataset: str = "mnist"
+    noise: str = "gaussian"
+    level: float = 0.5
+    code_size: int = 64
+    width: int = 32
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 3e-3
+    train_size: int | None = None  # None: all 55 000 training images
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        noise.corrupt(torch.zeros(1), self.noise, self.level)  # checks the noise and level
+        for name in ("code_size", "width", "epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+DAE_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"epochs": 6, "train_size": None},
+    "smoke": {"epochs": 2, "train_size": 4000},
+}
+"""What each profile changes in :class:`DAESettings`: the chapter's parameters cell shows the
+same numbers (a test checks that they agree)."""
+
+
+def dae_settings(profile: str | None = None, **overrides: Any) -> DAESettings:
+    """The DAE settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``."""
+    unknown = set(overrides) - {f.name for f in fields(DAESettings)}
+    if unknown:
+        raise ValueError(f"unknown DAE setting(s): {', '.join(sorted(unknown))}")
+    return DAESettings(**{**DAE_PROFILES[profile_name(profile)], **overrides})
+
+
+def dae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, noise_kind: str,
+             level: float) -> dict[str, torch.Tensor]:
+    """One denoising step: corrupt the clean batch, reconstruct it, and move the weights
+    down the gradient of the mean squared error against the *clean* images."""
+    clean, _ = batch
+    model, optimizer = state.modules["dae"], state.optimizers["dae"]
+    noisy = noise.corrupt(clean, noise_kind, level)
+    loss = F.mse_loss(model(noisy), clean)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {"mse": loss}
+
+
+def _step_id(step: Step | None) -> dict[str, str]:
+    """Settings entry for a reader's own step, so its runs get their own folder."""
+    if step is None:
+        return {}
+    try:
+        source = inspect.getsource(step)
+    except (OSError, TypeError):
+        source = repr(step)
+    return {"step": f"{getattr(step, '__name__', 'step')}-"
+                    f"{hashlib.sha256(source.encode()).hexdigest()[:8]}"}
+
+
+def build_dae(settings: DAESettings, device: torch.device | str | None = None) -> TrainState:
+    """A freshly initialised DAE (seeded by ``settings.seed``) and its Adam optimiser."""
+    seed_everything(settings.seed)
+    model = DenoisingAutoencoder(settings.code_size, settings.width).to(device or pick_device())
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    return TrainState({"dae": model}, {"dae": optimizer})
+
+
+@dataclass
+class Trained:
+    """A trained model with its training history and run folder."""
+
+    model: torch.nn.Module
+    history: History
+    folder: Path
+
+
+def train_dae(settings: DAESettings, splits: Splits | None = None, *, step: Step | None = None,
+              run_dir: str | Path | None = None, progress: bool = True) -> Trained:
+    """Train the DAE these settings describe, or load it if its run folder holds a finished
+    run. ``step`` replaces :func:`dae_step` (called as ``step(state, batch)``)."""
+    splits = splits or load_splits(settings.dataset)
+    device = splits.train.images.device
+    state = build_dae(settings, device)
+    val = splits.val.images
+    val_noisy = noise.corrupt(val, settings.noise, settings.level,
+                              noise.seeded(VALIDATION_NOISE_SEED, device))
+
+    def validate(s: TrainState) -> dict[str, float]:
+        return {"mse": mse(apply_in_batches(s.modules["dae"], val_noisy), val)}
+
+    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
+        return dae_step(s, batch, noise_kind=settings.noise, level=settings.level)
+
+    batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
+                      seed=settings.seed)
+    history, folder = train_or_load("dae", {**asdict(settings), **_step_id(step)}, state,
+                                    step or default_step, batches, epochs=settings.epochs,
+                                    validate=validate, run_dir=run_dir, progress=progress)
+    return Trained(state.modules["dae"], history, folder)
+
+
+def dae_folder(settings: DAESettings) -> Path:
+    """Where :func:`train_dae` keeps the run with these settings."""
+    return run_folder("dae", asdict(settings))
+
+
+def load_dae(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
+    """Load a finished DAE run from its folder (as written by :func:`train_dae`)."""
+    folder = Path(run_dir)
+    if not (folder / SETTINGS).exists():
+        raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
+    saved = json.loads((folder / SETTINGS).read_text())
+    if saved.get("name") != "dae":
+        raise ValueError(f"{folder} holds a {saved.get('name')!r} run, not a DAE")
+    settings = replace(DAESettings(), **{f.name: saved[f.name] for f in fields(DAESettings)})
+    state = build_dae(settings, device)
+    history = load_checkpoint(folder, state)
+    if not history.finished:
+        raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} of "
+                         f"{settings.epochs} epochs); train it to the end first")
+    model = state.modules["dae"].eval()
+    return Trained(model, history, folder)
