@@ -54,3 +54,14 @@ def reconstruct(pca: PCA, images: torch.Tensor, k: int) -> torch.Tensor:
 def _check_k(pca: PCA, k: int) -> None:
     if not 1 <= k <= pca.n_components_:
         raise ValueError(f"k must be between 1 and {pca.n_components_}, got {k}")
+
+
+def choose_k(pca: PCA, noisy: torch.Tensor, clean: torch.Tensor,
+             candidates: list[int]) -> tuple[int, list[float]]:
+    """The number of components whose reconstruction of ``noisy`` is closest to ``clean``
+    (mean squared error), among ``candidates``; returns it and each candidate's error.
+    Use validation images, never the test set."""
+    if not candidates:
+        raise ValueError("no candidate numbers of components")
+    errors = [torch.mean((reconstruct(pca, noisy, k) - clean) ** 2).item() for k in candidates]
+    return candidates[min(range(len(errors)), key=errors.__getitem__)], errors

@@ -89,6 +89,15 @@ def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (6.0, 4.
     return fig, axes
 
 
+def panels(nrows: int = 1, ncols: int = 1,
+           size: tuple[float, float] = (11.0, 4.0)) -> tuple[Figure, np.ndarray]:
+    """An empty figure with a grid of panels (a flat array of axes) in the series' style, to
+    fill with the helpers' ``ax=`` argument, e.g. two scatters side by side."""
+    with style():
+        fig, axes = _figure(nrows, ncols, size=size)
+    return fig, axes.ravel()
+
+
 def _panel(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.get_figure(), ax
@@ -160,6 +169,68 @@ def image_rows(rows: Mapping[str, Images], title: str | None = None, size: float
     if title:
         fig.suptitle(title, fontweight="bold")
     return fig
+
+
+@_styled
+def heatmap_rows(rows: Mapping[str, Images], *, col_labels: Sequence[str] | None = None,
+                 title: str | None = None, cmap: str = "magma", label: str = "",
+                 size: float = 0.75) -> Figure:
+    """Rows of single-channel maps (e.g. mean error images) on one shared colour scale, with a
+    colour bar; ``rows`` maps a row label to maps ``[N, H, W]`` or ``[N, 1, H, W]``."""
+    if not rows:
+        raise ValueError("no rows to show")
+    maps = {k: torch.as_tensor(v).detach().cpu().float() for k, v in rows.items()}
+    maps = {k: (v[:, 0] if v.ndim == 4 else v) for k, v in maps.items()}
+    vmax = max(float(v.max()) for v in maps.values()) or 1.0
+    ncols = max(len(v) for v in maps.values())
+    fig, axes = _figure(len(maps), ncols, size=(ncols * size + 2.0, len(maps) * size + 0.6))
+    image = None
+    for r, (name, values) in enumerate(maps.items()):
+        for c in range(ncols):
+            axes[r, c].set_axis_off()
+            if c < len(values):
+                image = axes[r, c].imshow(values[c].numpy(), cmap=cmap, vmin=0.0, vmax=vmax)
+        axes[r, 0].text(-0.15, 0.5, name, transform=axes[r, 0].transAxes, ha="right",
+                        va="center")
+    for c, text in enumerate(col_labels or []):
+        axes[0, c].set_title(text, fontsize=8, fontweight="normal")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=label)
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def table(rows: Mapping[str, Mapping[str, float]], *, digits: int = 4) -> Any:
+    """A results table (``{row: {column: number}}``) that renders in notebooks and the book."""
+    from IPython.display import Markdown  # only needed where the table is displayed
+
+    columns = list(dict.fromkeys(c for values in rows.values() for c in values))
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, values in rows.items():
+        cells = [f"{values[c]:.{digits}g}" if c in values else "" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return Markdown("\n".join(lines))
+
+
+def show_doc(obj: Any) -> Any:
+    """An object's docstring rendered as Markdown (with its math) in the notebook."""
+    import inspect
+
+    from IPython.display import Markdown
+
+    doc = inspect.getdoc(obj)
+    if not doc:
+        raise ValueError(f"{obj!r} has no docstring")
+    return Markdown(doc)
+
+
+def show_source(obj: Any) -> Any:
+    """The source code of a function or class, syntax-highlighted in the notebook."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
 
 
 @_styled

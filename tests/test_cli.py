@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pytest
+
+from genadv_utils.__main__ import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "dae-run"
+    assert main(["train", "dae", "--profile", "smoke", "--epochs", "1", "--out",
+                 str(folder), "--quiet"]) == 0
+    return folder
+
+
+def test_train_writes_a_run_folder(run_dir, capsys):
+    assert (run_dir / "checkpoint.pt").exists() and (run_dir / "history.json").exists()
+    settings = json.loads((run_dir / "settings.json").read_text())
+    assert settings["name"] == "dae" and settings["epochs"] == 1
+
+
+def test_reconstruct_keeps_the_shape(run_dir, tmp_path, capsys):
+    noisy = np.random.default_rng(0).random((7, 28, 28), dtype=np.float32)
+    np.save(tmp_path / "in.npy", noisy)
+    assert main(["reconstruct", "dae", "--run", str(run_dir), "--input",
+                 str(tmp_path / "in.npy"), "--out", str(tmp_path / "out.npy")]) == 0
+    out = np.load(tmp_path / "out.npy")
+    assert out.shape == (7, 28, 28) and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_evaluate_prints_json_metrics(run_dir, capsys):
+    assert main(["evaluate", "--run", str(run_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "dae" and result["test_images"] == 10_000
+    gaussian = result["gaussian@0.5"]
+    assert gaussian["dae_mse"] < gaussian["noisy_mse"]
+    assert {"salt-and-pepper@0.5", "masking@0.5"} <= set(result)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "--run", "/no/such/folder"], "does not exist"),
+    (["reconstruct", "dae", "--run", "RUN", "--input", "BAD", "--out", "x.npy"], "[N, 28, 28]"),
+    (["train", "dae", "--epochs", "0", "--out", "OUT"], "epochs must be positive"),
+])
+def test_errors_are_one_line_with_a_non_zero_exit(argv, message, run_dir, tmp_path, capsys):
+    np.save(tmp_path / "bad.npy", np.zeros((3, 28, 27), dtype=np.float32))
+    argv = [str(run_dir) if a == "RUN" else str(tmp_path / "bad.npy") if a == "BAD"
+            else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "nonsense"])
+    assert caught.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,81 @@
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from genadv_utils import data, recipes
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(code_size=8, width=8, train_size=512, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load_splits("mnist", device="cpu")
+
+
+def test_dae_learns_to_denoise(splits, tmp_path):
+    settings = recipes.dae_settings("smoke", epochs=3, **TINY)
+    trained = recipes.train_dae(settings, splits, run_dir=tmp_path, progress=False)
+    val = trained.history.series("val_mse")
+    assert val[-1] < val[0] < 0.2
+    assert trained.history.series("train_mse")[-1] < trained.history.series("train_mse")[0]
+
+
+def test_same_settings_reload_the_same_model(splits, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENADV_RUNS", str(tmp_path))
+    settings = recipes.dae_settings("smoke", epochs=1, **TINY)
+    first = recipes.train_dae(settings, splits, progress=False)
+    assert first.folder == recipes.dae_folder(settings)
+    loaded = recipes.load_dae(first.folder, device="cpu")
+    for a, b in zip(first.model.state_dict().values(), loaded.model.state_dict().values()):
+        assert torch.equal(a, b)
+    again = recipes.train_dae(settings, splits, progress=False,
+                              step=None)
+    assert again.folder == first.folder and again.history.epochs == first.history.epochs
+
+
+def test_a_custom_step_gets_its_own_run_folder(splits, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENADV_RUNS", str(tmp_path))
+    settings = recipes.dae_settings("smoke", epochs=1, **TINY)
+    calls = []
+
+    def my_step(state, batch):
+        calls.append(1)
+        return recipes.dae_step(state, batch, noise_kind="masking", level=0.3)
+
+    custom = recipes.train_dae(settings, splits, step=my_step, progress=False)
+    assert calls and custom.folder != recipes.dae_folder(settings)
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown DAE setting"):
+        recipes.dae_settings("smoke", colour="red")
+    with pytest.raises(ValueError, match="unknown noise"):
+        recipes.dae_settings("smoke", noise="speckle")
+    with pytest.raises(ValueError, match="epochs must be positive"):
+        recipes.dae_settings("smoke", epochs=0)
+    assert recipes.dae_settings("default") == recipes.DAESettings()
+
+
+def test_load_dae_rejects_folders_that_are_not_dae_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        recipes.load_dae(tmp_path)
+
+
+def test_notebook_parameters_match_the_recipe_profiles():
+    """The chapter's parameters cell and the command line train the same default model."""
+    nb = nbformat.read(ROOT / "notebooks/01_denoising_autoencoder.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    values = {}
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.Assign):
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+    for profile, changes in recipes.DAE_PROFILES.items():
+        for key, value in changes.items():
+            assert values["sizes"][profile][key] == value, (profile, key)
+    defaults = recipes.DAESettings()
+    assert (values["noise_kind"], values["noise_level"]) == (defaults.noise, defaults.level)
+    assert values["dataset"] == defaults.dataset and values["seed"] == defaults.seed

@@ -1,0 +1,48 @@
+import math
+
+import pytest
+import torch
+
+from genadv_utils import metrics, models
+
+
+def test_autoencoder_shapes_and_range():
+    dae = models.DenoisingAutoencoder(code_size=16, width=8).eval()
+    x = torch.rand(5, 1, 28, 28)
+    assert dae.encode(x).shape == (5, 16)
+    out = dae(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
+        dae(torch.rand(5, 28, 28))
+    with pytest.raises(ValueError, match="positive"):
+        models.ConvEncoder(0)
+
+
+def test_mse_and_psnr():
+    a, b = torch.zeros(2, 1, 4, 4), torch.full((2, 1, 4, 4), 0.1)
+    assert metrics.mse(a, b) == pytest.approx(0.01)
+    assert metrics.psnr(0.01) == pytest.approx(20.0)
+    assert metrics.psnr(0.0) == math.inf
+    with pytest.raises(ValueError, match="shapes differ"):
+        metrics.mse(a, torch.zeros(3, 1, 4, 4))
+
+
+def test_residual_by_class_puts_the_overall_mean_first():
+    clean = torch.zeros(4, 1, 2, 2)
+    estimate = torch.tensor([0.0, 0.0, 1.0, 1.0]).view(4, 1, 1, 1).expand(4, 1, 2, 2)
+    labels = torch.tensor([0, 0, 1, 1])
+    maps = metrics.residual_by_class(estimate, clean, labels)
+    assert maps.shape == (3, 1, 2, 2)
+    assert maps[:, 0, 0, 0].tolist() == [0.5, 0.0, 1.0]
+
+
+def test_noise_sweep_compares_every_method_on_the_same_noise():
+    clean = torch.rand(50, 1, 28, 28)
+    sweep = metrics.noise_sweep({"identity": lambda x: x, "zeros": torch.zeros_like},
+                                clean, "gaussian", [0.1, 0.5])
+    assert sweep["identity"] == sweep["noisy input"]
+    assert sweep["noisy input"][0] < sweep["noisy input"][1]
+    assert sweep["zeros"][0] == pytest.approx(metrics.mse(torch.zeros_like(clean), clean))
+    again = metrics.noise_sweep({}, clean, "gaussian", [0.1, 0.5])
+    assert again["noisy input"] == sweep["noisy input"]
+    assert metrics.apply_in_batches(lambda x: x * 2, clean, batch_size=7).shape == clean.shape
