@@ -47,14 +47,14 @@ def check_page(doc: str) -> list[str]:
         if src.startswith(("http:", "https:")):
             problems.append(f"{doc}: image loaded from the web: {src}")
         elif not src.startswith("data:"):
-            image = (page_path.parent / src).resolve()
+            image = (page_path.parent / src.split("?")[0]).resolve()
             if not image.exists() or image.stat().st_size == 0:
                 problems.append(f"{doc}: image {src} is missing or empty")
     mathjax = [s for s in page.scripts if "mathjax" in s.lower()]
     has_math = 'class="math' in text
     if has_math and not mathjax or any(s.startswith(("http:", "https:", "//")) for s in mathjax):
         problems.append(f"{doc}: MathJax is not served from the site ({mathjax})")
-    elif has_math and not (page_path.parent / mathjax[0]).resolve().exists():
+    elif has_math and not (page_path.parent / mathjax[0].split("?")[0]).resolve().exists():
         problems.append(f"{doc}: {mathjax[0]} is missing")
     notebook = EXECUTED / f"{doc}.ipynb"
     if doc.startswith("notebooks/"):

@@ -200,16 +200,21 @@ def heatmap_rows(rows: Mapping[str, Images], *, col_labels: Sequence[str] | None
     return fig
 
 
-def table(rows: Mapping[str, Mapping[str, float]], *, digits: int = 4) -> Any:
-    """A results table (``{row: {column: number}}``) that renders in notebooks and the book."""
+def table(rows: Mapping[str, Mapping[str, float | str]], *, digits: int = 4) -> Any:
+    """A results table (``{row: {column: value}}``) that renders in notebooks and the book;
+    numbers get ``digits`` significant digits, strings are shown as they are."""
     from IPython.display import Markdown  # only needed where the table is displayed
 
     columns = list(dict.fromkeys(c for values in rows.values() for c in values))
     lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, values in rows.items():
-        cells = [f"{values[c]:.{digits}g}" if c in values else "" for c in columns]
+        cells = [_cell(values[c], digits) if c in values else "" for c in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return Markdown("\n".join(lines))
+
+
+def _cell(value: float | str, digits: int) -> str:
+    return value if isinstance(value, str) else f"{value:.{digits}g}"
 
 
 def show_doc(obj: Any) -> Any:

@@ -113,7 +113,7 @@ class Trained:
 
 
 def train_dae(settings: DAESettings, splits: Splits | None = None, *, step: Step | None = None,
-              run_dir: str | Path | None = None, progress: bool = True) -> Trained:
+              run_dir: str | Path | None = None, progress: bool | str = True) -> Trained:
     """Train the DAE these settings describe, or load it if its run folder holds a finished
     run. ``step`` replaces :func:`dae_step` (called as ``step(state, batch)``)."""
     splits = splits or load_splits(settings.dataset)

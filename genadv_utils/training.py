@@ -40,6 +40,10 @@ with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to t
     from tqdm.auto import tqdm
 
 RUNS_ENV = "GENADV_RUNS"
+PROGRESS_ENV = "GENADV_PROGRESS"
+PROGRESS_MODES = ("bar", "epochs", "off")
+"""``bar``: a live progress bar (default); ``epochs``: one printed line per epoch, for logs
+and static pages; ``off``: silent. Chosen by ``$GENADV_PROGRESS`` or ``fit(progress=...)``."""
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.json"
 SETTINGS = "settings.json"
@@ -221,16 +225,35 @@ def _check_finite(losses: Mapping[str, float], epoch: int, step: int, run_dir: P
             f"{epoch}, step {step}. Try a lower learning rate or check the inputs.{where}")
 
 
+def _progress_mode(progress: bool | str) -> str:
+    if progress is False:
+        return "off"
+    mode = os.environ.get(PROGRESS_ENV, "bar") if progress is True else progress
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"unknown progress mode {mode!r}; choose one of {', '.join(PROGRESS_MODES)}"
+                         f" (argument or ${PROGRESS_ENV})")
+    return mode
+
+
+def _epoch_line(record: Mapping[str, float], epochs: int) -> str:
+    numbers = [f"{k.replace('_', ' ')} {v:.4g}" for k, v in record.items()
+               if k.startswith(("train_", "val_"))]
+    return f"epoch {int(record['epoch'])}/{epochs}: " + " | ".join(numbers) + \
+        f" | {record['seconds']:.1f} s"
+
+
 def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
         run_dir: str | os.PathLike[str] | None = None, validate: Validate | None = None,
-        progress: bool = True, desc: str = "training") -> History:
+        progress: bool | str = True, desc: str = "training") -> History:
     """Train ``state`` with ``step`` for ``epochs`` passes over ``batches``.
 
     With a ``run_dir`` every epoch is checkpointed there, and a checkpoint found there is
     resumed (or, if it finished, simply loaded). ``validate(state)`` runs after each epoch with
     the networks in evaluation mode and without gradients; its numbers are recorded with a
-    ``val_`` prefix.
+    ``val_`` prefix. ``progress``: ``True`` for ``$GENADV_PROGRESS`` (default ``"bar"``),
+    ``False`` for silence, or one of :data:`PROGRESS_MODES`.
     """
+    mode = _progress_mode(progress)
     if epochs <= 0:
         raise ValueError(f"epochs must be positive, got {epochs}")
     folder = Path(run_dir) if run_dir is not None else None
@@ -242,12 +265,14 @@ def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
                                   f"{epochs} asked for; choose another run folder")
     done = len(history.epochs)
     bar = tqdm(total=epochs * len(batches), initial=done * len(batches), desc=desc,
-               disable=not progress or done == epochs, unit="step", dynamic_ncols=True,
+               disable=mode != "bar" or done == epochs, unit="step", dynamic_ncols=True,
                mininterval=1.0)
     try:
         for epoch in range(done + 1, epochs + 1):
             history.epochs.append(_run_epoch(state, step, batches, epoch, epochs, validate,
                                              history, bar, folder))
+            if mode == "epochs":
+                print(_epoch_line(history.epochs[-1], epochs), flush=True)
             history.finished = epoch == epochs
             if folder is not None:
                 save_checkpoint(folder, state, history, batches)
@@ -289,7 +314,7 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
 
 def train_or_load(name: str, settings: Mapping[str, Any], state: TrainState, step: Step,
                   batches: Batches, *, epochs: int, validate: Validate | None = None,
-                  run_dir: str | os.PathLike[str] | None = None, progress: bool = True
+                  run_dir: str | os.PathLike[str] | None = None, progress: bool | str = True
                   ) -> tuple[History, Path]:
     """Train, resume or just load the run that these settings describe.
 

@@ -90,3 +90,11 @@ def test_animation_embeds_every_frame_as_offline_html():
         plotting.animate_grids(grids, titles=["a"])
     with pytest.raises(ValueError, match="no grids"):
         plotting.animate_grids([])
+
+
+def test_table_source_and_doc_render_for_notebooks():
+    md = plotting.table({"a": {"x": 1.23456, "y": "text"}, "b": {"x": 2.0}}, digits=3).data
+    assert md.splitlines()[0] == "| | x | y |"
+    assert "| a | 1.23 | text |" in md and "| b | 2 |  |" in md
+    assert "def smooth" in plotting.show_source(plotting.smooth).data
+    assert "Moving average" in plotting.show_doc(plotting.smooth).data

@@ -161,3 +161,13 @@ def test_run_folders_are_named_after_their_settings(tmp_path):
 def test_fit_rejects_bad_epochs():
     with pytest.raises(ValueError, match="epochs"):
         training.fit(build(), step, batches(), epochs=0, progress=False)
+
+
+def test_epochs_progress_mode_prints_one_line_per_epoch(capsys, monkeypatch):
+    monkeypatch.setenv("GENADV_PROGRESS", "epochs")
+    training.fit(build(), step, batches(), epochs=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("epoch 2/2: train mse ")
+    monkeypatch.setenv("GENADV_PROGRESS", "loud")
+    with pytest.raises(ValueError, match="unknown progress mode 'loud'"):
+        training.fit(build(), step, batches(), epochs=1)

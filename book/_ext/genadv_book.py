@@ -1,4 +1,4 @@
-"""Sphinx extension: never publish stale notebook outputs.
+"""Sphinx extension for the book: no stale notebook outputs, and readable training logs.
 
 Jupyter Book's execution cache is keyed on the notebooks' code cells only, so a change to
 ``genadv_utils``, to the run profile or to the installed PyTorch would otherwise be served from
@@ -8,6 +8,10 @@ the cache. This extension computes a key from all of those and
 - records the key as a Sphinx setting that rebuilds every page when it changes.
 
 The few most recently used cache folders are kept, so switching profiles back and forth is cheap.
+
+A live progress bar redraws itself hundreds of times; a static page would show every redraw.
+The extension sets ``GENADV_PROGRESS=epochs`` for the kernels the build starts, so training
+prints one summary line per epoch instead (see :func:`genadv_utils.training.fit`).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def _key_the_cache(app, config) -> None:
 
 
 def setup(app):
+    os.environ.setdefault("GENADV_PROGRESS", "epochs")
     app.add_config_value("genadv_build_key", "", "env")
     app.connect("config-inited", _key_the_cache)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
