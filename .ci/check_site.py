@@ -79,7 +79,8 @@ def main() -> int:
     problems = [p for doc in toc_files() for p in check_page(doc)]
     for p in problems:
         print("PROBLEM:", p)
-    print(f"checked {len(toc_files())} pages: {'OK' if not problems else f'{len(problems)} problems'}")
+    verdict = "OK" if not problems else f"{len(problems)} problems"
+    print(f"checked {len(toc_files())} pages: {verdict}")
     return 1 if problems else 0
 
 

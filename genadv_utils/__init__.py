@@ -1,11 +1,16 @@
 """Generative Adventures: the models, training loops, metrics and plots behind the notebooks.
 
-The notebooks teach; this package does the work. Modules, bottom to top:
+The notebooks teach; this package does the work. Modules, bottom to top (no import runs upward):
 
-- :mod:`genadv_utils.runtime`: device choice, seeding and run profiles.
-- :mod:`genadv_utils.data`: MNIST and Fashion-MNIST as in-memory tensors with a fast batch iterator.
-- :mod:`genadv_utils.training`: the training loop's bookkeeping (progress, history, checkpoints, resume).
-- :mod:`genadv_utils.plotting`: image grids, curves, scatters and animations in one figure style.
+- ``runtime`` (device, seeding, profiles, folders), ``noise`` (corruptions), ``models`` (networks),
+  ``pca`` (the linear baseline);
+- ``data`` (datasets as in-memory tensors, batch iterator), ``training`` (progress, history,
+  checkpoints, resume, ``train_or_load``);
+- ``metrics`` (MSE, PSNR, noise sweeps);
+- ``recipes`` (each chapter's settings, training step and train/load), ``evaluation``, and the
+  command line in ``__main__``.
+
+``plotting`` (figures in one style) stands apart: it imports none of the others.
 """
 
 __version__ = "0.1.0"

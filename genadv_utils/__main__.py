@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import recipes
-from .data import DataNotFoundError, load_splits
+from .data import DataNotFoundError
 from .evaluation import evaluate_run
 from .metrics import apply_in_batches
 from .runtime import PROFILES
@@ -32,8 +32,10 @@ class UsageError(ValueError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m genadv_utils", description=__doc__.split("\n")[0])
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{train,reconstruct,evaluate}")
+    parser = argparse.ArgumentParser(prog="python -m genadv_utils",
+                                     description=__doc__.split("\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True,
+                                  metavar="{train,reconstruct,evaluate}")
 
     train = verbs.add_parser("train", help="train a model (or finish an interrupted run)",
                              description="Train a model; with no options, exactly what the "

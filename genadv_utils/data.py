@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torchvision import datasets
 
-from .runtime import pick_device
+from .runtime import pick_device, resolve_folder
 
 DATA_ENV = "GENADV_DATA"
 
@@ -88,12 +88,7 @@ def supported_datasets() -> tuple[str, ...]:
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The data folder: ``root`` if given, else ``$GENADV_DATA``, else a per-user cache folder."""
-    if root is not None:
-        return Path(root).expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "genadv" / "data"
+    return resolve_folder(root, DATA_ENV, "data")
 
 
 def _dataset_class(name: str) -> type[datasets.MNIST]:
@@ -136,10 +131,11 @@ def load_splits(name: str = "mnist", root: str | os.PathLike[str] | None = None,
     test = _read(name, folder, train=False)
     order = torch.randperm(len(official_train), generator=torch.Generator().manual_seed(SPLIT_SEED))
     train_idx, val_idx = order[val_size:], order[:val_size]
+    images, labels = official_train.images, official_train.labels
     return Splits(
         name=name,
-        train=ImageSet(official_train.images[train_idx], official_train.labels[train_idx]).to(device),
-        val=ImageSet(official_train.images[val_idx], official_train.labels[val_idx]).to(device),
+        train=ImageSet(images[train_idx], labels[train_idx]).to(device),
+        val=ImageSet(images[val_idx], labels[val_idx]).to(device),
         test=test.to(device),
     )
 

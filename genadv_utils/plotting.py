@@ -8,9 +8,9 @@ Figures have an opaque white background, so they stay readable in a dark page th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
 import io
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any

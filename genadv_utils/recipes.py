@@ -22,8 +22,15 @@ from .data import Batches, Splits, load_splits
 from .metrics import apply_in_batches, mse
 from .models import DenoisingAutoencoder
 from .runtime import pick_device, profile_name, seed_everything
-from .training import (SETTINGS, History, Step, TrainState, load_checkpoint, run_folder,
-                       train_or_load)
+from .training import (
+    SETTINGS,
+    History,
+    Step,
+    TrainState,
+    load_checkpoint,
+    run_folder,
+    train_or_load,
+)
 
 VALIDATION_NOISE_SEED = 1
 """Seed of the fixed corruption of the validation images used to track training."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,17 @@ PROFILE_ENV = "GENADV_PROFILE"
 DEVICE_ENV = "GENADV_DEVICE"
 PROFILES = ("default", "smoke")
 """Run profiles: ``default`` is what the website shows, ``smoke`` a small run for CI and tests."""
+
+
+def resolve_folder(path: str | os.PathLike[str] | None, env: str, subfolder: str) -> Path:
+    """``path`` if given, else ``$env`` if set, else ``<user cache>/genadv/<subfolder>``
+    (the cache is ``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    if path is not None:
+        return Path(path).expanduser()
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "genadv" / subfolder
 
 
 def pick_device(preference: str | None = None) -> torch.device:

@@ -34,6 +34,7 @@ from torch import nn
 
 from . import __version__
 from .data import Batches
+from .runtime import resolve_folder
 
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
     warnings.simplefilter("ignore")
@@ -85,7 +86,8 @@ class TrainState:
                             ("schedulers", self.schedulers)):
             saved = state[part]
             if set(saved) != set(owned):
-                raise ValueError(f"{part}: checkpoint has {sorted(saved)}, this run has {sorted(owned)}")
+                raise ValueError(f"{part}: checkpoint has {sorted(saved)}, "
+                                 f"this run has {sorted(owned)}")
             for key, obj in owned.items():
                 obj.load_state_dict(saved[key])
 
@@ -127,12 +129,7 @@ class History:
 
 def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     """Where run folders live: ``root``, else ``$GENADV_RUNS``, else a per-user cache folder."""
-    if root is not None:
-        return Path(root).expanduser()
-    if os.environ.get(RUNS_ENV):
-        return Path(os.environ[RUNS_ENV]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "genadv" / "runs"
+    return resolve_folder(root, RUNS_ENV, "runs")
 
 
 def run_folder(name: str, settings: Mapping[str, Any],
@@ -230,8 +227,8 @@ def _progress_mode(progress: bool | str) -> str:
         return "off"
     mode = os.environ.get(PROGRESS_ENV, "bar") if progress is True else progress
     if mode not in PROGRESS_MODES:
-        raise ValueError(f"unknown progress mode {mode!r}; choose one of {', '.join(PROGRESS_MODES)}"
-                         f" (argument or ${PROGRESS_ENV})")
+        raise ValueError(f"unknown progress mode {mode!r}; choose one of "
+                         f"{', '.join(PROGRESS_MODES)} (argument or ${PROGRESS_ENV})")
     return mode
 
 
