@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import torch
 
+from .losses import bernoulli_nll, gaussian_kl, gaussian_log_density
 from .noise import corrupt, seeded
 
 Denoiser = Callable[[torch.Tensor], torch.Tensor]
@@ -70,3 +71,46 @@ def noise_sweep(denoisers: dict[str, Denoiser], clean: torch.Tensor, kind: str,
         for name, denoise in denoisers.items():
             results[name].append(mse(apply_in_batches(denoise, noisy), clean))
     return results
+
+
+@torch.no_grad()
+def negative_elbo(model: torch.nn.Module, images: torch.Tensor,
+                  batch_size: int = 1000) -> dict[str, float]:
+    r"""Mean negative ELBO of a VAE over ``images`` in nats per image, split into the
+    reconstruction term and the KL term (one sample of $z$ per image)."""
+    rec, kl = [], []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size]
+        logits, mu, logvar = model(x)
+        rec.append(bernoulli_nll(logits, x))
+        kl.append(gaussian_kl(mu, logvar).sum(1))
+    r, k = torch.cat(rec).mean().item(), torch.cat(kl).mean().item()
+    return {"neg_elbo": r + k, "rec": r, "kl": k}
+
+
+@torch.no_grad()
+def importance_weighted_nll(model: torch.nn.Module, images: torch.Tensor, samples: int = 100,
+                            batch_size: int = 250) -> float:
+    r"""An estimate of $-\log p_\theta(x)$ in nats per image (Burda et al.'s bound):
+
+    $$-\log p(x) \approx -\log \frac{1}{K} \sum_{k=1}^{K}
+      \frac{p_\theta(x \mid z_k)\, p(z_k)}{q_\phi(z_k \mid x)}, \quad z_k \sim q_\phi(z \mid x),$$
+
+    tighter than the negative ELBO (the case $K = 1$) and equal to $-\log p(x)$ as
+    $K \to \infty$."""
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    total = 0.0
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size]
+        mu, logvar = model.encode(x)
+        z = mu + (0.5 * logvar).exp() * torch.randn((samples, *mu.shape), device=mu.device)
+        logits = model.decode(z.flatten(0, 1))
+        repeated = x.expand(samples, *x.shape).flatten(0, 1)
+        log_px_z = -bernoulli_nll(logits, repeated).view(samples, len(x))
+        log_pz = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z))
+        log_qz = gaussian_log_density(z, mu, logvar)
+        log_w = log_px_z + log_pz - log_qz
+        log_px = torch.logsumexp(log_w, dim=0) - math.log(samples)
+        total += -log_px.sum().item()
+    return total / len(images)

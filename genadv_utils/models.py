@@ -89,3 +89,40 @@ class DenoisingAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+class ConvVAE(nn.Module):
+    r"""A convolutional variational autoencoder (Kingma & Welling 2014).
+
+    Encoder: $(\mu, \log\sigma^2) = e_\phi(x)$, the parameters of
+    $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$ over $z \in \mathbb{R}^d$.
+    Reparameterisation: $z = \mu + \sigma \odot \varepsilon$ with
+    $\varepsilon \sim \mathcal{N}(0, I)$, so gradients flow through $\mu$ and $\sigma$.
+    Decoder: pixel logits $\ell = g_\theta(z)$ of $p_\theta(x \mid z) = \prod_j
+    \operatorname{Bern}(x_j; \operatorname{sigmoid}(\ell_j))$. Prior: $p(z) = \mathcal{N}(0, I)$.
+    """
+
+    def __init__(self, latent_size: int = 32, width: int = 32) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        self.encoder = ConvEncoder(2 * latent_size, width)
+        self.decoder = ConvDecoder(latent_size, width)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""$(\mu, \log\sigma^2)$, each $[N, d]$."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    @staticmethod
+    def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        r"""A sample $z = \mu + e^{\log\sigma^2 / 2} \odot \varepsilon$."""
+        return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel logits ``[N, 1, 28, 28]`` (``torch.sigmoid`` gives the Bernoulli means)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits of a reconstruction from one sample of $z$, and $(\\mu, \\log\\sigma^2)$."""
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterise(mu, logvar)), mu, logvar

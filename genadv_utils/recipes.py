@@ -19,8 +19,9 @@ import torch.nn.functional as F
 
 from . import noise
 from .data import Batches, Splits, load_splits
-from .metrics import apply_in_batches, mse
-from .models import DenoisingAutoencoder
+from .losses import bernoulli_nll, gaussian_kl
+from .metrics import apply_in_batches, mse, negative_elbo
+from .models import ConvVAE, DenoisingAutoencoder
 from .runtime import pick_device, profile_name, seed_everything
 from .training import (
     SETTINGS,
@@ -68,12 +69,17 @@ DAE_PROFILES: dict[str, dict[str, Any]] = {
 same numbers (a test checks that they agree)."""
 
 
+def _settings(cls: type, profiles: dict[str, dict[str, Any]], profile: str | None,
+              overrides: dict[str, Any]) -> Any:
+    unknown = set(overrides) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+    return cls(**{**profiles[profile_name(profile)], **overrides})
+
+
 def dae_settings(profile: str | None = None, **overrides: Any) -> DAESettings:
     """The DAE settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``."""
-    unknown = set(overrides) - {f.name for f in fields(DAESettings)}
-    if unknown:
-        raise ValueError(f"unknown DAE setting(s): {', '.join(sorted(unknown))}")
-    return DAESettings(**{**DAE_PROFILES[profile_name(profile)], **overrides})
+    return _settings(DAESettings, DAE_PROFILES, profile, overrides)
 
 
 def dae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, noise_kind: str,
@@ -149,19 +155,110 @@ def dae_folder(settings: DAESettings) -> Path:
     return run_folder("dae", asdict(settings))
 
 
-def load_dae(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
-    """Load a finished DAE run from its folder (as written by :func:`train_dae`)."""
+def _load(run_dir: str | Path, name: str, cls: type, build: Any,
+          device: torch.device | str | None) -> Trained:
+    """Rebuild a finished run of model ``name`` from its folder's settings and checkpoint."""
     folder = Path(run_dir)
     if not (folder / SETTINGS).exists():
         raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
     saved = json.loads((folder / SETTINGS).read_text())
-    if saved.get("name") != "dae":
-        raise ValueError(f"{folder} holds a {saved.get('name')!r} run, not a DAE")
-    settings = replace(DAESettings(), **{f.name: saved[f.name] for f in fields(DAESettings)})
-    state = build_dae(settings, device)
+    if saved.get("name") != name:
+        raise ValueError(f"{folder} holds a {saved.get('name')!r} run, not a {name!r} run")
+    settings = replace(cls(), **{f.name: saved[f.name] for f in fields(cls)})
+    state = build(settings, device)
     history = load_checkpoint(folder, state)
     if not history.finished:
         raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} of "
                          f"{settings.epochs} epochs); train it to the end first")
-    model = state.modules["dae"].eval()
-    return Trained(model, history, folder)
+    return Trained(state.modules[name].eval(), history, folder)
+
+
+def load_dae(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
+    """Load a finished DAE run from its folder (as written by :func:`train_dae`)."""
+    return _load(run_dir, "dae", DAESettings, build_dae, device)
+
+
+@dataclass(frozen=True)
+class VAESettings:
+    """Everything that defines a variational-autoencoder run (and names its folder)."""
+
+    dataset: str = "mnist"
+    latent_size: int = 32
+    width: int = 32
+    beta: float = 1.0  # weight of the KL term (1: the ELBO; other values: a beta-VAE)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    lr_decay: float = 0.85  # ExponentialLR: the learning rate is multiplied by this every epoch
+    train_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("latent_size", "width", "epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0 or not 0 < self.lr_decay <= 1 or self.beta < 0:
+            raise ValueError("need lr > 0, 0 < lr_decay <= 1 and beta >= 0")
+
+
+VAE_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"epochs": 10, "train_size": None},
+    "smoke": {"epochs": 2, "train_size": 4000},
+}
+"""What each profile changes in :class:`VAESettings` (the chapter shows the same numbers)."""
+
+
+def vae_settings(profile: str | None = None, **overrides: Any) -> VAESettings:
+    """The VAE settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``."""
+    return _settings(VAESettings, VAE_PROFILES, profile, overrides)
+
+
+def vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
+             beta: float = 1.0) -> dict[str, torch.Tensor]:
+    """One VAE step: encode, sample z by reparameterisation, decode, and descend the negative
+    ELBO (reconstruction + beta * KL, in nats per image, averaged over the batch)."""
+    images, _ = batch
+    model, optimizer = state.modules["vae"], state.optimizers["vae"]
+    logits, mu, logvar = model(images)
+    reconstruction = bernoulli_nll(logits, images).mean()
+    kl = gaussian_kl(mu, logvar).sum(1).mean()
+    loss = reconstruction + beta * kl
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss, "rec": reconstruction, "kl": kl}
+
+
+def build_vae(settings: VAESettings, device: torch.device | str | None = None) -> TrainState:
+    """A freshly initialised VAE (seeded), its Adam optimiser and exponential LR schedule."""
+    seed_everything(settings.seed)
+    model = ConvVAE(settings.latent_size, settings.width).to(device or pick_device())
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
+    return TrainState({"vae": model}, {"vae": optimizer}, {"vae": schedule})
+
+
+def train_vae(settings: VAESettings, splits: Splits | None = None, *, step: Step | None = None,
+              run_dir: str | Path | None = None, progress: bool | str = True) -> Trained:
+    """Train the VAE these settings describe, or load its finished run. Validation records
+    the negative ELBO and its two terms on the validation split, in nats per image."""
+    splits = splits or load_splits(settings.dataset)
+    state = build_vae(settings, splits.train.images.device)
+
+    def validate(s: TrainState) -> dict[str, float]:
+        return negative_elbo(s.modules["vae"], splits.val.images)
+
+    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
+        return vae_step(s, batch, beta=settings.beta)
+
+    batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
+                      seed=settings.seed)
+    history, folder = train_or_load("vae", {**asdict(settings), **_step_id(step)}, state,
+                                    step or default_step, batches, epochs=settings.epochs,
+                                    validate=validate, run_dir=run_dir, progress=progress)
+    return Trained(state.modules["vae"], history, folder)
+
+
+def load_vae(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
+    """Load a finished VAE run from its folder (as written by :func:`train_vae`)."""
+    return _load(run_dir, "vae", VAESettings, build_vae, device)

@@ -132,13 +132,28 @@ def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     return resolve_folder(root, RUNS_ENV, "runs")
 
 
+MODEL_SOURCES = ("data.py", "noise.py", "losses.py", "models.py", "recipes.py")
+"""The modules that decide what a trained model is; their source is part of a run's key."""
+
+
+def model_code_digest() -> str:
+    """A hash of :data:`MODEL_SOURCES`: editing a model, its data or its recipe changes it."""
+    digest = hashlib.sha256()
+    for name in MODEL_SOURCES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def run_folder(name: str, settings: Mapping[str, Any],
                root: str | os.PathLike[str] | None = None) -> Path:
-    """The run folder for ``name`` with these settings: ``<root>/<name>-<hash of settings>``.
+    """The run folder for ``name`` with these settings: ``<root>/<name>-<hash>``.
 
-    The hash covers the settings and the package version, so changing either starts a new run.
+    The hash covers the settings, the package version and the source of the modules that
+    define a model (:func:`model_code_digest`), so a change to any of them starts a new run
+    rather than reloading a stale one.
     """
-    key = json.dumps({"name": name, "settings": settings, "version": __version__}, sort_keys=True)
+    key = json.dumps({"name": name, "settings": settings, "version": __version__,
+                      "code": model_code_digest()}, sort_keys=True)
     return runs_root(root) / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 

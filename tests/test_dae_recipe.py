@@ -51,7 +51,7 @@ def test_a_custom_step_gets_its_own_run_folder(splits, monkeypatch, tmp_path):
 
 
 def test_settings_are_checked():
-    with pytest.raises(ValueError, match="unknown DAE setting"):
+    with pytest.raises(ValueError, match="unknown DAESettings field"):
         recipes.dae_settings("smoke", colour="red")
     with pytest.raises(ValueError, match="unknown noise"):
         recipes.dae_settings("smoke", noise="speckle")

@@ -171,3 +171,9 @@ def test_epochs_progress_mode_prints_one_line_per_epoch(capsys, monkeypatch):
     monkeypatch.setenv("GENADV_PROGRESS", "loud")
     with pytest.raises(ValueError, match="unknown progress mode 'loud'"):
         training.fit(build(), step, batches(), epochs=1)
+
+
+def test_run_folder_changes_with_the_model_code(tmp_path, monkeypatch):
+    before = training.run_folder("dae", {"epochs": 1}, root=tmp_path)
+    monkeypatch.setattr(training, "model_code_digest", lambda: "edited")
+    assert training.run_folder("dae", {"epochs": 1}, root=tmp_path) != before
