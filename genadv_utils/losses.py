@@ -2,8 +2,9 @@ r"""Loss terms, per image and in nats, for the variational autoencoder (and late
 
 With a Gaussian encoder $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$, a
 standard normal prior $p(z) = \mathcal{N}(0, I)$ and a Bernoulli decoder
-$p_\theta(x \mid z) = \prod_j \operatorname{Bern}(x_j; \pi_j)$ with $\pi = \operatorname{sigmoid}(\ell)$
-for logits $\ell = g_\theta(z)$, the negative evidence lower bound of one image is
+$p_\theta(x \mid z) = \prod_j \operatorname{Bern}(x_j; \pi_j)$ with
+$\pi = \operatorname{sigmoid}(\ell)$ for logits $\ell = g_\theta(z)$, the negative evidence lower
+bound of one image is
 
 $$-\mathrm{ELBO}(x) = \underbrace{-\mathbb{E}_{q}\log p_\theta(x \mid z)}_{\text{reconstruction}}
  + \underbrace{\mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\,p(z)\big)}_{\text{regulariser}}
