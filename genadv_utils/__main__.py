@@ -1,6 +1,7 @@
 """Command line: train, use and evaluate the chapters' models without a notebook.
 
     python -m genadv_utils train dae                       # what the book's default profile trains
+    python -m genadv_utils train classifier                # the evaluation classifier
     python -m genadv_utils reconstruct dae --run RUN --input noisy.npy --out clean.npy
     python -m genadv_utils evaluate --run RUN              # the run's metrics as JSON
 """
@@ -23,7 +24,7 @@ from .metrics import apply_in_batches
 from .runtime import PROFILES
 from .training import CheckpointError, NonFiniteLossError
 
-TRAINABLE = ("dae",)
+TRAINABLE = ("classifier", "dae")
 RECONSTRUCTS = ("dae",)
 
 
@@ -65,11 +66,16 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs),
                                    ("seed", args.seed)) if v is not None}
-    settings = recipes.dae_settings(args.profile, **overrides)
-    trained = recipes.train_dae(settings, run_dir=args.out, progress=not args.quiet)
+    make_settings, train = {
+        "dae": (recipes.dae_settings, recipes.train_dae),
+        "classifier": (recipes.classifier_settings, recipes.train_classifier),
+    }[args.model]
+    trained = train(make_settings(args.profile, **overrides), run_dir=args.out,
+                    progress=not args.quiet)
     last = trained.history.epochs[-1]
     print(json.dumps({"run": str(trained.folder), "epochs": len(trained.history.epochs),
-                      "val_mse": last["val_mse"], "seconds": round(trained.history.seconds, 1)}))
+                      **{k: v for k, v in last.items() if k.startswith("val_")},
+                      "seconds": round(trained.history.seconds, 1)}))
 
 
 def _read_images(path: Path) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import recipes
 from .data import load_splits
-from .metrics import TEST_NOISE_SEED, noise_sweep, psnr
+from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .training import SETTINGS
 
 DAE_TEST_NOISES = {"gaussian": 0.5, "salt-and-pepper": 0.5, "masking": 0.5}
@@ -32,6 +32,16 @@ def evaluate_dae(trained: recipes.Trained) -> dict[str, Any]:
     return results
 
 
+def evaluate_classifier(trained: recipes.Trained) -> dict[str, Any]:
+    """The evaluation classifier's accuracy on all 10k test images."""
+    settings = json.loads((trained.folder / SETTINGS).read_text())
+    splits = load_splits(settings["dataset"])
+    model = trained.model.to(splits.test.images.device).eval()
+    return {"model": "classifier", "run": str(trained.folder), "dataset": settings["dataset"],
+            "test_images": len(splits.test),
+            "test_accuracy": accuracy(model, splits.test.images, splits.test.labels)}
+
+
 def evaluate_run(folder: Path) -> dict[str, Any]:
     """Metrics of the finished run in ``folder``, whatever its model."""
     settings_file = folder / SETTINGS
@@ -40,4 +50,6 @@ def evaluate_run(folder: Path) -> dict[str, Any]:
     name = json.loads(settings_file.read_text()).get("name")
     if name == "dae":
         return evaluate_dae(recipes.load_dae(folder))
+    if name == "classifier":
+        return evaluate_classifier(recipes.load_classifier(folder))
     raise ValueError(f"{folder} holds a {name!r} run, which cannot be evaluated yet")

@@ -126,3 +126,32 @@ class ConvVAE(nn.Module):
         """Logits of a reconstruction from one sample of $z$, and $(\\mu, \\log\\sigma^2)$."""
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterise(mu, logvar)), mu, logvar
+
+
+class Classifier(nn.Module):
+    r"""The evaluation classifier: a small CNN that tells the 10 classes apart.
+
+    Two blocks of 3×3 convolutions (32 then 64 channels) with ReLU and 2×2 max-pooling
+    ($28 \to 14 \to 7$), then a linear layer to ``feature_size`` features
+    $\varphi(x)$ (with ReLU and dropout) and one to the 10 class logits. The metrics compare
+    sets of images through $\varphi$, the classifier's penultimate layer.
+    """
+
+    def __init__(self, classes: int = 10, feature_size: int = 128) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, feature_size), nn.ReLU(),
+        )
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(feature_size, classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The penultimate features $\varphi(x)$, shape ``[N, feature_size]``."""
+        _check_images(x)
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``[N, classes]``."""
+        return self.head(self.dropout(self.features(x)))

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from . import noise
 from .data import Batches, Splits, load_splits
 from .losses import bernoulli_nll, gaussian_kl
-from .metrics import apply_in_batches, mse, negative_elbo
-from .models import ConvVAE, DenoisingAutoencoder
+from .metrics import accuracy, apply_in_batches, mse, negative_elbo
+from .models import Classifier, ConvVAE, DenoisingAutoencoder
 from .runtime import pick_device, profile_name, seed_everything
 from .training import (
     SETTINGS,
@@ -262,3 +262,79 @@ def train_vae(settings: VAESettings, splits: Splits | None = None, *, step: Step
 def load_vae(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
     """Load a finished VAE run from its folder (as written by :func:`train_vae`)."""
     return _load(run_dir, "vae", VAESettings, build_vae, device)
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """The evaluation classifier's run (one per dataset), cached like any other run."""
+
+    dataset: str = "mnist"
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 2e-3
+    lr_decay: float = 0.6  # ExponentialLR: the learning rate is multiplied by this every epoch
+    train_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+CLASSIFIER_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"epochs": 5, "train_size": None},
+    "smoke": {"epochs": 1, "train_size": 4000},
+}
+
+
+def classifier_settings(profile: str | None = None, **overrides: Any) -> ClassifierSettings:
+    """The evaluation classifier's settings for a profile, with ``overrides``."""
+    return _settings(ClassifierSettings, CLASSIFIER_PROFILES, profile, overrides)
+
+
+def classifier_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor]
+                    ) -> dict[str, torch.Tensor]:
+    """One supervised step: cross-entropy of the predicted class logits."""
+    images, labels = batch
+    model, optimizer = state.modules["classifier"], state.optimizers["classifier"]
+    loss = F.cross_entropy(model(images), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return {"cross_entropy": loss}
+
+
+def build_classifier(settings: ClassifierSettings,
+                     device: torch.device | str | None = None) -> TrainState:
+    """A freshly initialised evaluation classifier (seeded), Adam and an exponential LR decay."""
+    seed_everything(settings.seed)
+    model = Classifier().to(device or pick_device())
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
+    return TrainState({"classifier": model}, {"classifier": optimizer}, {"classifier": schedule})
+
+
+def train_classifier(settings: ClassifierSettings, splits: Splits | None = None, *,
+                     run_dir: str | Path | None = None,
+                     progress: bool | str = True) -> Trained:
+    """Train the evaluation classifier, or load its finished run; records validation
+    accuracy per epoch."""
+    splits = splits or load_splits(settings.dataset)
+    state = build_classifier(settings, splits.train.images.device)
+
+    def validate(s: TrainState) -> dict[str, float]:
+        return {"accuracy": accuracy(s.modules["classifier"], splits.val.images,
+                                     splits.val.labels)}
+
+    batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
+                      seed=settings.seed)
+    history, folder = train_or_load("classifier", asdict(settings), state, classifier_step,
+                                    batches, epochs=settings.epochs, validate=validate,
+                                    run_dir=run_dir, progress=progress)
+    return Trained(state.modules["classifier"], history, folder)
+
+
+def load_classifier(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
+    """Load a finished classifier run from its folder."""
+    return _load(run_dir, "classifier", ClassifierSettings, build_classifier, device)

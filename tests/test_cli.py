@@ -57,3 +57,13 @@ def test_unknown_model_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as caught:
         main(["train", "nonsense"])
     assert caught.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_the_classifier(tmp_path, capsys):
+    folder = tmp_path / "classifier"
+    assert main(["train", "classifier", "--profile", "smoke", "--out", str(folder),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(folder)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "classifier" and 0.8 < result["test_accuracy"] <= 1.0

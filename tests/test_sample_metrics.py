@@ -1,0 +1,65 @@
+"""The evaluation classifier and the sample-quality metrics computed in its features: real
+images score as real, noise and single-class sets do not, and everything repeats exactly."""
+
+import pytest
+import torch
+
+from genadv_utils import data, metrics, recipes
+
+
+@pytest.fixture(scope="module")
+def setup():
+    splits = data.load_splits("mnist", device="cpu")
+    settings = recipes.classifier_settings("smoke", train_size=10_000, epochs=2)
+    classifier = recipes.train_classifier(settings, splits, progress=False).model.eval()
+
+    def features(images):
+        return metrics.apply_in_batches(classifier.features, images)
+
+    return splits, classifier, features
+
+
+def test_classifier_learns_the_classes(setup):
+    splits, classifier, _ = setup
+    assert metrics.accuracy(classifier, splits.test.images[:2000], splits.test.labels[:2000]) > 0.9
+
+
+def test_frechet_distance_separates_real_from_fake(setup):
+    splits, _, features = setup
+    real_a = features(splits.train.images[:2000])
+    real_b = features(splits.test.images[:2000])
+    noise = features(torch.rand(2000, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    ones = features(splits.train.of_class(1).images[:2000])
+    close = metrics.frechet_distance(real_a, real_b)
+    assert metrics.frechet_distance(real_a, real_a) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(noise, real_b) > 10 * close
+    assert metrics.frechet_distance(ones, real_b) > 5 * close
+    assert metrics.frechet_distance(real_a, real_b) == close  # deterministic
+    with pytest.raises(ValueError, match=r"\[N, d\]"):
+        metrics.frechet_distance(real_a, real_b[:, :5])
+
+
+def test_precision_recall_coverage_of_real_noise_and_one_class(setup):
+    splits, _, features = setup
+    real = features(splits.test.images[:1000])
+    other_real = features(splits.train.images[:1000])
+    noise = features(torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
+    ones = features(splits.train.of_class(1).images[:1000])
+    good = metrics.precision_recall_coverage(real, other_real)
+    assert min(good.values()) > 0.6
+    # Noise collapses to one cluster of features: precision can be fooled (see the docstring),
+    # recall and coverage are not.
+    fooled = metrics.precision_recall_coverage(real, noise)
+    assert fooled["recall"] < 0.05 and fooled["coverage"] < 0.05
+    single = metrics.precision_recall_coverage(real, ones)
+    assert single["recall"] < 0.3 and single["coverage"] < 0.3
+    assert metrics.precision_recall_coverage(real, other_real) == good
+    with pytest.raises(ValueError, match="more than k"):
+        metrics.precision_recall_coverage(real[:3], other_real, k=3)
+
+
+def test_classifier_score_rewards_confident_and_varied_sets(setup):
+    splits, classifier, _ = setup
+    varied = metrics.classifier_score(classifier, splits.test.images[:2000])
+    one_class = metrics.classifier_score(classifier, splits.train.of_class(7).images[:1000])
+    assert 1.0 <= one_class < 2.0 < 6.0 < varied <= 10.0
