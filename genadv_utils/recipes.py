@@ -37,6 +37,16 @@ VALIDATION_NOISE_SEED = 1
 """Seed of the fixed corruption of the validation images used to track training."""
 
 
+def _check_positive(settings: Any, *names: str) -> None:
+    """Shared checks of a settings dataclass: the named fields and ``lr`` must be positive,
+    and ``lr_decay`` (if any) in (0, 1]."""
+    for name in (*names, "epochs", "batch_size", "lr"):
+        if getattr(settings, name) <= 0:
+            raise ValueError(f"{name} must be positive, got {getattr(settings, name)}")
+    if not 0 < getattr(settings, "lr_decay", 1.0) <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {settings.lr_decay}")
+
+
 @dataclass(frozen=True)
 class DAESettings:
     """Everything that defines a denoising-autoencoder run (and names its folder)."""
@@ -54,11 +64,7 @@ class DAESettings:
 
     def __post_init__(self) -> None:
         noise.corrupt(torch.zeros(1), self.noise, self.level)  # checks the noise and level
-        for name in ("code_size", "width", "epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        _check_positive(self, "code_size", "width")
 
 
 DAE_PROFILES: dict[str, dict[str, Any]] = {
@@ -142,12 +148,21 @@ def train_dae(settings: DAESettings, splits: Splits | None = None, *, step: Step
     def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
         return dae_step(s, batch, noise_kind=settings.noise, level=settings.level)
 
+    return _train("dae", settings, state, splits, default_step, validate, custom=step,
+                  run_dir=run_dir, progress=progress)
+
+
+def _train(name: str, settings: Any, state: TrainState, splits: Splits, step: Step,
+           validate: Any, *, custom: Step | None, run_dir: str | Path | None,
+           progress: bool | str) -> Trained:
+    """Shared by the ``train_*`` recipes: batches of the training split, then
+    :func:`~genadv_utils.training.train_or_load` (a reader's own step gets its own folder)."""
     batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
                       seed=settings.seed)
-    history, folder = train_or_load("dae", {**asdict(settings), **_step_id(step)}, state,
-                                    step or default_step, batches, epochs=settings.epochs,
+    history, folder = train_or_load(name, {**asdict(settings), **_step_id(custom)}, state,
+                                    custom or step, batches, epochs=settings.epochs,
                                     validate=validate, run_dir=run_dir, progress=progress)
-    return Trained(state.modules["dae"], history, folder)
+    return Trained(state.modules[name], history, folder)
 
 
 def dae_folder(settings: DAESettings) -> Path:
@@ -194,11 +209,9 @@ class VAESettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("latent_size", "width", "epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.lr <= 0 or not 0 < self.lr_decay <= 1 or self.beta < 0:
-            raise ValueError("need lr > 0, 0 < lr_decay <= 1 and beta >= 0")
+        _check_positive(self, "latent_size", "width")
+        if self.beta < 0:
+            raise ValueError(f"beta must be non-negative, got {self.beta}")
 
 
 VAE_PROFILES: dict[str, dict[str, Any]] = {
@@ -251,12 +264,8 @@ def train_vae(settings: VAESettings, splits: Splits | None = None, *, step: Step
     def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
         return vae_step(s, batch, beta=settings.beta)
 
-    batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
-                      seed=settings.seed)
-    history, folder = train_or_load("vae", {**asdict(settings), **_step_id(step)}, state,
-                                    step or default_step, batches, epochs=settings.epochs,
-                                    validate=validate, run_dir=run_dir, progress=progress)
-    return Trained(state.modules["vae"], history, folder)
+    return _train("vae", settings, state, splits, default_step, validate, custom=step,
+                  run_dir=run_dir, progress=progress)
 
 
 def load_vae(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
@@ -277,9 +286,7 @@ class ClassifierSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        _check_positive(self)
 
 
 CLASSIFIER_PROFILES: dict[str, dict[str, Any]] = {
@@ -327,12 +334,8 @@ def train_classifier(settings: ClassifierSettings, splits: Splits | None = None,
         return {"accuracy": accuracy(s.modules["classifier"], splits.val.images,
                                      splits.val.labels)}
 
-    batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
-                      seed=settings.seed)
-    history, folder = train_or_load("classifier", asdict(settings), state, classifier_step,
-                                    batches, epochs=settings.epochs, validate=validate,
-                                    run_dir=run_dir, progress=progress)
-    return Trained(state.modules["classifier"], history, folder)
+    return _train("classifier", settings, state, splits, classifier_step, validate,
+                  custom=None, run_dir=run_dir, progress=progress)
 
 
 def load_classifier(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:

@@ -19,32 +19,36 @@ def setup():
     return splits, classifier, features
 
 
+@pytest.fixture(scope="module")
+def sets(setup):
+    """Features of real test and training images, uniform noise, and a single class."""
+    splits, _, features = setup
+    noise = torch.rand(2000, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    return {"real": features(splits.test.images[:2000]),
+            "other real": features(splits.train.images[:2000]),
+            "noise": features(noise),
+            "ones": features(splits.train.of_class(1).images[:2000])}
+
+
 def test_classifier_learns_the_classes(setup):
     splits, classifier, _ = setup
     assert metrics.accuracy(classifier, splits.test.images[:2000], splits.test.labels[:2000]) > 0.9
 
 
-def test_frechet_distance_separates_real_from_fake(setup):
-    splits, _, features = setup
-    real_a = features(splits.train.images[:2000])
-    real_b = features(splits.test.images[:2000])
-    noise = features(torch.rand(2000, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
-    ones = features(splits.train.of_class(1).images[:2000])
-    close = metrics.frechet_distance(real_a, real_b)
-    assert metrics.frechet_distance(real_a, real_a) == pytest.approx(0.0, abs=1e-6)
-    assert metrics.frechet_distance(noise, real_b) > 10 * close
-    assert metrics.frechet_distance(ones, real_b) > 5 * close
-    assert metrics.frechet_distance(real_a, real_b) == close  # deterministic
+def test_frechet_distance_separates_real_from_fake(sets):
+    real, other = sets["real"], sets["other real"]
+    close = metrics.frechet_distance(other, real)
+    assert metrics.frechet_distance(real, real) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(sets["noise"], real) > 10 * close
+    assert metrics.frechet_distance(sets["ones"], real) > 5 * close
+    assert metrics.frechet_distance(other, real) == close  # deterministic
     with pytest.raises(ValueError, match=r"\[N, d\]"):
-        metrics.frechet_distance(real_a, real_b[:, :5])
+        metrics.frechet_distance(other, real[:, :5])
 
 
-def test_precision_recall_coverage_of_real_noise_and_one_class(setup):
-    splits, _, features = setup
-    real = features(splits.test.images[:1000])
-    other_real = features(splits.train.images[:1000])
-    noise = features(torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
-    ones = features(splits.train.of_class(1).images[:1000])
+def test_precision_recall_coverage_of_real_noise_and_one_class(sets):
+    real, other_real = sets["real"][:1000], sets["other real"][:1000]
+    noise, ones = sets["noise"][:1000], sets["ones"][:1000]
     good = metrics.precision_recall_coverage(real, other_real)
     assert min(good.values()) > 0.6
     # Noise collapses to one cluster of features: precision can be fooled (see the docstring),
