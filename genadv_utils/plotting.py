@@ -142,6 +142,19 @@ def show_images(images: Images, nrow: int = 8, title: str | None = None,
     return fig
 
 
+def _label_grid(axes: np.ndarray, row_labels: Sequence[str],
+                col_labels: Sequence[str] | None) -> None:
+    """Write each row's label left of its first panel and column labels above the top row."""
+    for r, text in enumerate(row_labels):
+        axes[r, 0].text(-0.15, 0.5, text, transform=axes[r, 0].transAxes, ha="right",
+                        va="center", fontsize=STYLE["font.size"])
+    if col_labels is not None:
+        if len(col_labels) > axes.shape[1]:
+            raise ValueError(f"{len(col_labels)} column labels for {axes.shape[1]} columns")
+        for c, text in enumerate(col_labels):
+            axes[0, c].set_title(text, fontsize=8, fontweight="normal")
+
+
 @_styled
 def image_rows(rows: Mapping[str, Images], title: str | None = None, size: float = 0.7,
                col_labels: Sequence[str] | None = None) -> Figure:
@@ -152,20 +165,14 @@ def image_rows(rows: Mapping[str, Images], title: str | None = None, size: float
     tensors = {label: _as_images(images) for label, images in rows.items()}
     ncols = max(len(t) for t in tensors.values())
     fig, axes = _figure(len(tensors), ncols, size=(ncols * size + 1.2, len(tensors) * size + 0.4))
-    for r, (label, imgs) in enumerate(tensors.items()):
+    for r, imgs in enumerate(tensors.values()):
         for c in range(ncols):
             ax = axes[r, c]
             ax.set_axis_off()
             if c < len(imgs):
                 ax.imshow(imgs[c, 0].numpy(), cmap="gray", vmin=0.0, vmax=1.0,
                           interpolation="nearest")
-        axes[r, 0].text(-0.15, 0.5, label, transform=axes[r, 0].transAxes, ha="right",
-                        va="center", fontsize=STYLE["font.size"])
-    if col_labels is not None:
-        if len(col_labels) > ncols:
-            raise ValueError(f"{len(col_labels)} column labels for {ncols} columns")
-        for c, label in enumerate(col_labels):
-            axes[0, c].set_title(label, fontsize=8, fontweight="normal")
+    _label_grid(axes, list(tensors), col_labels)
     if title:
         fig.suptitle(title, fontweight="bold")
     return fig
@@ -185,15 +192,12 @@ def heatmap_rows(rows: Mapping[str, Images], *, col_labels: Sequence[str] | None
     ncols = max(len(v) for v in maps.values())
     fig, axes = _figure(len(maps), ncols, size=(ncols * size + 2.0, len(maps) * size + 0.6))
     image = None
-    for r, (name, values) in enumerate(maps.items()):
+    for r, values in enumerate(maps.values()):
         for c in range(ncols):
             axes[r, c].set_axis_off()
             if c < len(values):
                 image = axes[r, c].imshow(values[c].numpy(), cmap=cmap, vmin=0.0, vmax=vmax)
-        axes[r, 0].text(-0.15, 0.5, name, transform=axes[r, 0].transAxes, ha="right",
-                        va="center")
-    for c, text in enumerate(col_labels or []):
-        axes[0, c].set_title(text, fontsize=8, fontweight="normal")
+    _label_grid(axes, list(maps), col_labels)
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=label)
     if title:
         fig.suptitle(title, fontweight="bold")

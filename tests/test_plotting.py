@@ -98,3 +98,13 @@ def test_table_source_and_doc_render_for_notebooks():
     assert "| a | 1.23 | text |" in md and "| b | 2 |  |" in md
     assert "def smooth" in plotting.show_source(plotting.smooth).data
     assert "Moving average" in plotting.show_doc(plotting.smooth).data
+
+
+def test_heatmap_rows_share_one_scale_and_check_their_labels():
+    maps = {"a": torch.rand(3, 1, 5, 5), "b": torch.rand(3, 5, 5) * 2}
+    fig = plotting.heatmap_rows(maps, col_labels=["x", "y", "z"], label="error")
+    assert all(im.get_clim()[1] == pytest.approx(float(maps["b"].max()))
+               for ax in fig.axes[:6] for im in ax.images)
+    renders(fig)
+    with pytest.raises(ValueError, match="4 column labels for 3 columns"):
+        plotting.heatmap_rows(maps, col_labels=list("wxyz"))
