@@ -3,6 +3,7 @@
     python -m genadv_utils train dae                       # what the book's default profile trains
     python -m genadv_utils train classifier                # the evaluation classifier
     python -m genadv_utils reconstruct dae --run RUN --input noisy.npy --out clean.npy
+    python -m genadv_utils sample vae --run RUN --n 64 --out samples.npy
     python -m genadv_utils evaluate --run RUN              # the run's metrics as JSON
 """
 
@@ -24,8 +25,10 @@ from .metrics import apply_in_batches
 from .runtime import PROFILES
 from .training import CheckpointError, NonFiniteLossError
 
-TRAINABLE = ("classifier", "dae")
-RECONSTRUCTS = ("dae",)
+TRAINABLE = ("classifier", "dae", "vae")
+RECONSTRUCTS = ("dae", "vae")
+SAMPLES = ("vae",)
+LOADERS = {"dae": recipes.load_dae, "vae": recipes.load_vae}
 
 
 class UsageError(ValueError):
@@ -36,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m genadv_utils",
                                      description=__doc__.split("\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True,
-                                  metavar="{train,reconstruct,evaluate}")
+                                  metavar="{train,sample,reconstruct,evaluate}")
 
     train = verbs.add_parser("train", help="train a model (or finish an interrupted run)",
                              description="Train a model; with no options, exactly what the "
@@ -50,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="run folder (default: the one the notebooks use for these settings)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    sample = verbs.add_parser("sample", help="draw images from a trained generative model",
+                              description="Draw N images from a trained model and save them "
+                              "as a float32 .npy array [N, 28, 28] in [0, 1] (for the VAE: "
+                              "the decoder's Bernoulli means for z drawn from the prior).")
+    sample.add_argument("model", choices=SAMPLES)
+    sample.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    sample.add_argument("--n", type=int, required=True, help="number of images")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    sample.add_argument("--out", type=Path, required=True, metavar="FILE.npy")
+
     rec = verbs.add_parser("reconstruct", help="reconstruct (denoise) images with a trained model",
                            description="Read float images [N, 28, 28] in [0, 1] from a .npy file "
                            "and write the model's reconstructions, same shape, to another.")
@@ -60,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = verbs.add_parser("evaluate", help="print a run's test-set metrics as one JSON object")
     ev.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    ev.add_argument("--test-images", type=int, metavar="N",
+                    help="use only the first N test images (default: all 10 000)")
     return parser
 
 
@@ -69,6 +84,7 @@ def _train(args: argparse.Namespace) -> None:
     make_settings, train = {
         "dae": (recipes.dae_settings, recipes.train_dae),
         "classifier": (recipes.classifier_settings, recipes.train_classifier),
+        "vae": (recipes.vae_settings, recipes.train_vae),
     }[args.model]
     trained = train(make_settings(args.profile, **overrides), run_dir=args.out,
                     progress=not args.quiet)
@@ -92,12 +108,26 @@ def _read_images(path: Path) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float32)).unsqueeze(1)
 
 
+def _save_images(path: Path, images: torch.Tensor) -> None:
+    out = images[:, 0].cpu().numpy().astype(np.float32)
+    np.save(path, out)
+    print(f"wrote {path}: {out.shape[0]} images")
+
+
 def _reconstruct(args: argparse.Namespace) -> None:
     images = _read_images(args.input)
-    trained = recipes.load_dae(_run_dir(args.run), device="cpu")
-    out = apply_in_batches(trained.model, images)[:, 0].numpy().astype(np.float32)
-    np.save(args.out, out)
-    print(f"wrote {args.out}: {out.shape[0]} images")
+    model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
+    apply = model.reconstruct if args.model == "vae" else model
+    _save_images(args.out, apply_in_batches(apply, images))
+
+
+def _sample(args: argparse.Namespace) -> None:
+    if args.n < 1:
+        raise UsageError(f"--n must be positive, got {args.n}")
+    model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
+    generator = torch.Generator().manual_seed(args.seed)
+    _save_images(args.out, torch.cat([model.sample(min(1000, args.n - i), generator)
+                                      for i in range(0, args.n, 1000)]))
 
 
 def _run_dir(path: Path) -> Path:
@@ -107,13 +137,16 @@ def _run_dir(path: Path) -> Path:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    print(json.dumps(evaluate_run(_run_dir(args.run)), indent=2))
+    if args.test_images is not None and args.test_images < 1:
+        raise UsageError(f"--test-images must be positive, got {args.test_images}")
+    print(json.dumps(evaluate_run(_run_dir(args.run), test_size=args.test_images), indent=2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"train": _train, "reconstruct": _reconstruct, "evaluate": _evaluate}[args.verb](args)
+        {"train": _train, "sample": _sample, "reconstruct": _reconstruct,
+         "evaluate": _evaluate}[args.verb](args)
     except (UsageError, ValueError, FileNotFoundError, DataNotFoundError, CheckpointError,
             NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)

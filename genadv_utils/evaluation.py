@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import recipes
+from . import metrics, recipes
 from .data import load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
+from .runtime import seed_everything
 from .training import SETTINGS
+
+CACHE = "evaluation.json"
+"""File in a run folder that keeps the results of slow evaluations (e.g. importance sampling)."""
+
+EVALUATION_SEED = 0
+"""Seed of the sampling inside the metrics (importance samples, generated images)."""
 
 DAE_TEST_NOISES = {"gaussian": 0.5, "salt-and-pepper": 0.5, "masking": 0.5}
 """Noises a DAE is evaluated on (besides the one it was trained with)."""
 
 
-def evaluate_dae(trained: recipes.Trained) -> dict[str, Any]:
-    """Test MSE and PSNR of noisy input and of the DAE, per noise type, on all 10k test images."""
+def evaluate_dae(trained: recipes.Trained, *, test_size: int | None = None) -> dict[str, Any]:
+    """Test MSE and PSNR of noisy input and of the DAE, per noise type, on the first
+    ``test_size`` test images (default: all 10k)."""
     settings = json.loads((trained.folder / SETTINGS).read_text())
-    splits = load_splits(settings["dataset"])
-    model = trained.model.to(splits.test.images.device).eval()
+    test = load_splits(settings["dataset"]).test.subset(test_size)
+    model = trained.model.to(test.images.device).eval()
     noises = {**DAE_TEST_NOISES, settings["noise"]: settings["level"]}
     results: dict[str, Any] = {"model": "dae", "run": str(trained.folder),
-                               "test_images": len(splits.test), "noise_seed": TEST_NOISE_SEED}
+                               "test_images": len(test), "noise_seed": TEST_NOISE_SEED}
     for kind, level in noises.items():
-        sweep = noise_sweep({"dae": model}, splits.test.images, kind, [level])
+        sweep = noise_sweep({"dae": model}, test.images, kind, [level])
         results[f"{kind}@{level}"] = {
             "noisy_mse": sweep["noisy input"][0], "noisy_psnr_db": psnr(sweep["noisy input"][0]),
             "dae_mse": sweep["dae"][0], "dae_psnr_db": psnr(sweep["dae"][0]),
@@ -32,24 +43,69 @@ def evaluate_dae(trained: recipes.Trained) -> dict[str, Any]:
     return results
 
 
-def evaluate_classifier(trained: recipes.Trained) -> dict[str, Any]:
-    """The evaluation classifier's accuracy on all 10k test images."""
+def cached(folder: Path, key: dict[str, Any], compute: Callable[[], dict[str, Any]]
+           ) -> dict[str, Any]:
+    """``compute()``, or its result saved under ``key`` in the run folder's :data:`CACHE`.
+
+    A finished run never changes, so its metrics can be kept with it; the key also holds a
+    hash of the ``metrics`` module's source, so editing a metric recomputes it."""
+    code = hashlib.sha256(inspect.getsource(metrics).encode()).hexdigest()[:10]
+    name = json.dumps({**key, "metrics_code": code}, sort_keys=True)
+    path = folder / CACHE
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if name not in saved:
+        saved[name] = compute()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(saved, indent=1))
+        tmp.replace(path)
+    return saved[name]
+
+
+def evaluate_vae(trained: recipes.Trained, *, samples: int = 100,
+                 test_size: int | None = None) -> dict[str, Any]:
+    """Negative ELBO (and its two terms) and the importance-weighted estimate of
+    $-\\log p(x)$ with ``samples`` samples per image, in nats per image, on the first
+    ``test_size`` test images (default: all 10k). Kept in the run folder once computed."""
     settings = json.loads((trained.folder / SETTINGS).read_text())
     splits = load_splits(settings["dataset"])
-    model = trained.model.to(splits.test.images.device).eval()
+    test = splits.test.subset(test_size).images
+    model = trained.model.to(test.device).eval()
+
+    def compute() -> dict[str, Any]:
+        seed_everything(EVALUATION_SEED)
+        elbo = metrics.negative_elbo(model, test)
+        iw = metrics.importance_weighted_nll(model, test, samples=samples)
+        return {**{f"test_{k}": v for k, v in elbo.items()}, "test_iw_nll": iw}
+
+    key = {"metric": "vae", "samples": samples, "test_images": len(test),
+           "seed": EVALUATION_SEED}
+    return {"model": "vae", "run": str(trained.folder), "test_images": len(test),
+            "iw_samples": samples, **cached(trained.folder, key, compute)}
+
+
+def evaluate_classifier(trained: recipes.Trained, *,
+                        test_size: int | None = None) -> dict[str, Any]:
+    """The evaluation classifier's accuracy on the first ``test_size`` test images (default:
+    all 10k)."""
+    settings = json.loads((trained.folder / SETTINGS).read_text())
+    test = load_splits(settings["dataset"]).test.subset(test_size)
+    model = trained.model.to(test.images.device).eval()
     return {"model": "classifier", "run": str(trained.folder), "dataset": settings["dataset"],
-            "test_images": len(splits.test),
-            "test_accuracy": accuracy(model, splits.test.images, splits.test.labels)}
+            "test_images": len(test),
+            "test_accuracy": accuracy(model, test.images, test.labels)}
 
 
-def evaluate_run(folder: Path) -> dict[str, Any]:
-    """Metrics of the finished run in ``folder``, whatever its model."""
+def evaluate_run(folder: Path, *, test_size: int | None = None) -> dict[str, Any]:
+    """Metrics of the finished run in ``folder``, whatever its model, on the first
+    ``test_size`` test images (default: all)."""
     settings_file = folder / SETTINGS
     if not settings_file.exists():
         raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
     name = json.loads(settings_file.read_text()).get("name")
     if name == "dae":
-        return evaluate_dae(recipes.load_dae(folder))
+        return evaluate_dae(recipes.load_dae(folder), test_size=test_size)
     if name == "classifier":
-        return evaluate_classifier(recipes.load_classifier(folder))
+        return evaluate_classifier(recipes.load_classifier(folder), test_size=test_size)
+    if name == "vae":
+        return evaluate_vae(recipes.load_vae(folder), test_size=test_size)
     raise ValueError(f"{folder} holds a {name!r} run, which cannot be evaluated yet")

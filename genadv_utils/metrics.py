@@ -91,7 +91,7 @@ def negative_elbo(model: torch.nn.Module, images: torch.Tensor,
 
 @torch.no_grad()
 def importance_weighted_nll(model: torch.nn.Module, images: torch.Tensor, samples: int = 100,
-                            batch_size: int = 250) -> float:
+                            batch_size: int = 25) -> float:
     r"""An estimate of $-\log p_\theta(x)$ in nats per image (Burda et al.'s bound):
 
     $$-\log p(x) \approx -\log \frac{1}{K} \sum_{k=1}^{K}
@@ -115,6 +115,29 @@ def importance_weighted_nll(model: torch.nn.Module, images: torch.Tensor, sample
         log_px = torch.logsumexp(log_w, dim=0) - math.log(samples)
         total += -log_px.sum().item()
     return total / len(images)
+
+
+@torch.no_grad()
+def kl_per_dimension(model: torch.nn.Module, images: torch.Tensor,
+                     batch_size: int = 1000) -> torch.Tensor:
+    r"""Mean KL divergence $\mathrm{KL}(q_\phi(z_i \mid x) \,\Vert\, \mathcal{N}(0, 1))$ of each
+    latent dimension $i$ over ``images``, in nats, shape ``[d]``. They sum to the KL term of the
+    ELBO; a dimension whose KL is close to 0 carries no information about $x$ (it is
+    *inactive*, or has *collapsed* to the prior)."""
+    kl = [gaussian_kl(*model.encode(images[i:i + batch_size])).sum(0)
+          for i in range(0, len(images), batch_size)]
+    return torch.stack(kl).sum(0) / len(images)
+
+
+@torch.no_grad()
+def active_units(model: torch.nn.Module, images: torch.Tensor, threshold: float = 0.01,
+                 batch_size: int = 1000) -> int:
+    r"""Number of latent dimensions whose posterior mean varies with the input
+    (Burda et al. 2016): $\operatorname{Var}_x\big(\mathbb{E}_{q_\phi(z \mid x)}[z_i]\big)$
+    above ``threshold``."""
+    means = torch.cat([model.encode(images[i:i + batch_size])[0]
+                       for i in range(0, len(images), batch_size)])
+    return int((means.var(0) > threshold).sum())
 
 
 @torch.no_grad()

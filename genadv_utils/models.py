@@ -17,23 +17,31 @@ def _check_images(x: torch.Tensor) -> None:
         raise ValueError(f"expected images [N, 1, 28, 28], got shape {tuple(x.shape)}")
 
 
+def _dense(inputs: int, hidden: int, outputs: int) -> nn.Module:
+    """A linear map, or two with ``hidden`` ReLU units between them when ``hidden`` > 0."""
+    if hidden == 0:
+        return nn.Linear(inputs, outputs)
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+
+
 class ConvEncoder(nn.Module):
     r"""$e(x)$: image $[N, 1, 28, 28]$ → vector $[N, d]$.
 
     Two stride-2 convolutions with ReLU ($28 \to 14 \to 7$, ``width`` and ``2·width``
-    channels), then a linear map of the $2w \cdot 7 \cdot 7$ features to $d$ = ``out_features``.
+    channels), then a linear map of the $2w \cdot 7 \cdot 7$ features to $d$ = ``out_features``
+    (with ``hidden`` > 0: a hidden layer of that many ReLU units in between).
     """
 
-    def __init__(self, out_features: int, width: int = 32) -> None:
+    def __init__(self, out_features: int, width: int = 32, hidden: int = 0) -> None:
         super().__init__()
-        if out_features <= 0 or width <= 0:
-            raise ValueError("out_features and width must be positive")
+        if out_features <= 0 or width <= 0 or hidden < 0:
+            raise ValueError("out_features and width must be positive, hidden non-negative")
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 4, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.BatchNorm2d(2 * width),
             nn.ReLU(), nn.Flatten(),
         )
-        self.head = nn.Linear(2 * width * 7 * 7, out_features)
+        self.head = _dense(2 * width * 7 * 7, hidden, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_images(x)
@@ -43,16 +51,17 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     r"""$g(z)$: vector $[N, d]$ → image logits $[N, 1, 28, 28]$.
 
-    A linear map to $2w \times 7 \times 7$ features, then two stride-2 transposed convolutions
+    A linear map to $2w \times 7 \times 7$ features (with ``hidden`` > 0: through a hidden
+    layer of that many ReLU units), then two stride-2 transposed convolutions
     ($7 \to 14 \to 28$) with ReLU between. Returns logits: apply a sigmoid for pixel values.
     """
 
-    def __init__(self, in_features: int, width: int = 32) -> None:
+    def __init__(self, in_features: int, width: int = 32, hidden: int = 0) -> None:
         super().__init__()
-        if in_features <= 0 or width <= 0:
-            raise ValueError("in_features and width must be positive")
+        if in_features <= 0 or width <= 0 or hidden < 0:
+            raise ValueError("in_features and width must be positive, hidden non-negative")
         self.width = width
-        self.head = nn.Sequential(nn.Linear(in_features, 2 * width * 7 * 7),
+        self.head = nn.Sequential(_dense(in_features, hidden, 2 * width * 7 * 7),
                                   nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.BatchNorm2d(width),
@@ -100,13 +109,15 @@ class ConvVAE(nn.Module):
     $\varepsilon \sim \mathcal{N}(0, I)$, so gradients flow through $\mu$ and $\sigma$.
     Decoder: pixel logits $\ell = g_\theta(z)$ of $p_\theta(x \mid z) = \prod_j
     \operatorname{Bern}(x_j; \operatorname{sigmoid}(\ell_j))$. Prior: $p(z) = \mathcal{N}(0, I)$.
+    Encoder and decoder are :class:`ConvEncoder` and :class:`ConvDecoder`, each with a hidden
+    dense layer of ``hidden`` units.
     """
 
-    def __init__(self, latent_size: int = 32, width: int = 32) -> None:
+    def __init__(self, latent_size: int = 16, width: int = 16, hidden: int = 512) -> None:
         super().__init__()
         self.latent_size = latent_size
-        self.encoder = ConvEncoder(2 * latent_size, width)
-        self.decoder = ConvDecoder(latent_size, width)
+        self.encoder = ConvEncoder(2 * latent_size, width, hidden)
+        self.decoder = ConvDecoder(latent_size, width, hidden)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"""$(\mu, \log\sigma^2)$, each $[N, d]$."""
@@ -126,6 +137,21 @@ class ConvVAE(nn.Module):
         """Logits of a reconstruction from one sample of $z$, and $(\\mu, \\log\\sigma^2)$."""
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterise(mu, logvar)), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` images from the model: $z \sim \mathcal{N}(0, I)$, decoded to the Bernoulli
+        means $\operatorname{sigmoid}(g_\theta(z)) \in [0, 1]$ (the usual way to show them)."""
+        if n < 1:
+            raise ValueError(f"n must be positive, got {n}")
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_size, generator=generator, device=device)
+        return torch.sigmoid(self.decode(z))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The mean reconstruction $\operatorname{sigmoid}(g_\theta(\mu_\phi(x)))$ in $[0, 1]$."""
+        return torch.sigmoid(self.decode(self.encode(x)[0]))
 
 
 class Classifier(nn.Module):

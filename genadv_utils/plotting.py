@@ -315,10 +315,12 @@ def scatter_codes(codes: Images, labels: Images, class_names: Sequence[str] | No
     names = list(class_names) if class_names is not None else [str(c) for c in np.unique(lab)]
     fig, ax = _panel(ax, (6.0, 5.0))
     cmap = mpl.colormaps["tab10"]
-    for c in np.unique(lab):
-        sel = lab == c
-        ax.scatter(pts[sel, 0], pts[sel, 1], s=4, alpha=0.6, color=cmap(int(c) % 10),
-                   label=names[int(c)] if int(c) < len(names) else str(c), rasterized=True)
+    order = np.random.default_rng(0).permutation(len(pts))  # no class hides under another
+    ax.scatter(pts[order, 0], pts[order, 1], s=4, alpha=0.6, c=cmap(lab[order] % 10),
+               rasterized=True)
+    for c in np.unique(lab):  # legend entries only
+        ax.scatter([], [], s=4, color=cmap(int(c) % 10),
+                   label=names[int(c)] if int(c) < len(names) else str(c))
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
@@ -327,25 +329,42 @@ def scatter_codes(codes: Images, labels: Images, class_names: Sequence[str] | No
 
 
 @_styled
-def plot_class_counts(counts: Mapping[str, Sequence[int]], class_names: Sequence[str], *,
-                      title: str | None = None, ax: Axes | None = None) -> Figure:
-    """Grouped bars of each set's class shares (in %), e.g. train/validation/test."""
+def plot_bars(groups: Mapping[str, Sequence[float]], labels: Sequence[str], *, ylabel: str,
+              xlabel: str | None = None, title: str | None = None,
+              reference: float | None = None, ax: Axes | None = None) -> Figure:
+    """Grouped bars: one bar per label for each named group of values (a dotted line at
+    ``reference`` if given), e.g. the KL of each latent dimension for two models."""
     fig, ax = _panel(ax, (7.0, 3.4))
-    width = 0.8 / max(len(counts), 1)
-    x = np.arange(len(class_names))
-    for i, (label, values) in enumerate(counts.items()):
+    width = 0.8 / max(len(groups), 1)
+    x = np.arange(len(labels))
+    for i, (name, values) in enumerate(groups.items()):
         v = np.asarray(values, dtype=float)
-        if len(v) != len(class_names):
-            raise ValueError(f"{label!r} has {len(v)} counts for {len(class_names)} classes")
-        ax.bar(x + (i - (len(counts) - 1) / 2) * width, 100 * v / v.sum(), width, label=label)
-    ax.set_xticks(x, class_names, rotation=30 if max(map(len, class_names)) > 2 else 0)
-    ax.set_ylabel("share of images (%)")
-    ax.axhline(100 / len(class_names), color="grey", linestyle=":", linewidth=1)
+        if len(v) != len(labels):
+            raise ValueError(f"{name!r} has {len(v)} values for {len(labels)} labels")
+        ax.bar(x + (i - (len(groups) - 1) / 2) * width, v, width, label=name)
+    ax.set_xticks(x, labels, rotation=30 if max(map(len, labels)) > 2 else 0)
+    ax.set(ylabel=ylabel, xlabel=xlabel)
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle=":", linewidth=1)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
     if title:
         ax.set_title(title)
-    ax.legend(ncols=len(counts))
+    if len(groups) > 1:
+        ax.legend(ncols=len(groups))
     return fig
+
+
+def plot_class_counts(counts: Mapping[str, Sequence[int]], class_names: Sequence[str], *,
+                      title: str | None = None, ax: Axes | None = None) -> Figure:
+    """Grouped bars of each set's class shares (in %), e.g. train/validation/test."""
+    shares = {}
+    for label, values in counts.items():
+        v = np.asarray(values, dtype=float)
+        if len(v) != len(class_names):
+            raise ValueError(f"{label!r} has {len(v)} counts for {len(class_names)} classes")
+        shares[label] = 100 * v / v.sum()
+    return plot_bars(shares, class_names, ylabel="share of images (%)", title=title,
+                     reference=100 / len(class_names), ax=ax)
 
 
 @_styled

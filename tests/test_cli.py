@@ -67,3 +67,44 @@ def test_train_and_evaluate_the_classifier(tmp_path, capsys):
     assert main(["evaluate", "--run", str(folder)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "classifier" and 0.8 < result["test_accuracy"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "vae-run"
+    assert main(["train", "vae", "--profile", "smoke", "--epochs", "1", "--out",
+                 str(folder), "--quiet"]) == 0
+    return folder
+
+
+def test_sample_and_reconstruct_with_a_vae(vae_run, tmp_path, capsys):
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "vae", "--run", str(vae_run), "--n", "1200", "--seed", "1",
+                 "--out", str(out)]) == 0
+    samples = np.load(out)
+    assert samples.shape == (1200, 28, 28) and samples.dtype == np.float32
+    assert samples.min() >= 0 and samples.max() <= 1
+    assert len(np.unique(samples[:, 14, 14])) > 100  # different codes, different images
+    assert main(["reconstruct", "vae", "--run", str(vae_run), "--input", str(out),
+                 "--out", str(tmp_path / "rec.npy")]) == 0
+    assert np.load(tmp_path / "rec.npy").shape == (1200, 28, 28)
+
+
+def test_evaluate_a_vae_in_nats(vae_run, capsys):
+    assert main(["evaluate", "--run", str(vae_run), "--test-images", "100"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "vae" and result["test_images"] == 100
+    assert result["iw_samples"] == 100
+    assert 0 < result["test_iw_nll"] < result["test_neg_elbo"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "vae", "--run", "RUN", "--n", "0", "--out", "x.npy"], "--n must be positive"),
+    (["sample", "vae", "--run", "DAE", "--n", "3", "--out", "x.npy"], "not a 'vae' run"),
+    (["evaluate", "--run", "RUN", "--test-images", "0"], "must be positive"),
+])
+def test_vae_errors_are_one_line(argv, message, vae_run, run_dir, capsys):
+    argv = [str(vae_run) if a == "RUN" else str(run_dir) if a == "DAE" else a for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1

@@ -1,13 +1,8 @@
-import ast
-from pathlib import Path
-
-import nbformat
 import pytest
 import torch
 
 from genadv_utils import data, recipes
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(code_size=8, width=8, train_size=512, batch_size=64)
 
 
@@ -63,19 +58,3 @@ def test_settings_are_checked():
 def test_load_dae_rejects_folders_that_are_not_dae_runs(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         recipes.load_dae(tmp_path)
-
-
-def test_notebook_parameters_match_the_recipe_profiles():
-    """The chapter's parameters cell and the command line train the same default model."""
-    nb = nbformat.read(ROOT / "notebooks/01_denoising_autoencoder.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    values = {}
-    for node in ast.parse(cell.source).body:
-        if isinstance(node, ast.Assign):
-            values[node.targets[0].id] = ast.literal_eval(node.value)
-    for profile, changes in recipes.DAE_PROFILES.items():
-        for key, value in changes.items():
-            assert values["sizes"][profile][key] == value, (profile, key)
-    defaults = recipes.DAESettings()
-    assert (values["noise_kind"], values["noise_level"]) == (defaults.noise, defaults.level)
-    assert values["dataset"] == defaults.dataset and values["seed"] == defaults.seed

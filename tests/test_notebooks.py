@@ -1,11 +1,14 @@
 """Notebook hygiene: clean, listed in the book, one parameters cell, Colab set-up that agrees
 with the repository address in _config.yml. (nbmake executes them: see pyproject.toml.)"""
 
+import ast
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+
+from genadv_utils import recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -57,3 +60,28 @@ def test_colab_setup_installs_from_the_configured_repository(path):
 def test_book_has_colab_launch_buttons():
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert CONFIG["repository"]["url"].startswith("https://github.com/")
+
+
+CHAPTER_RECIPES = {
+    "01_denoising_autoencoder": (recipes.DAE_PROFILES, recipes.DAESettings(),
+                                 {"noise_kind": "noise", "noise_level": "level"}),
+    "02_variational_autoencoder": (recipes.VAE_PROFILES, recipes.VAESettings(),
+                                   {"latent_size": "latent_size", "beta": "beta"}),
+}
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTER_RECIPES))
+def test_notebook_parameters_match_the_recipe_profiles(chapter):
+    """A chapter's parameters cell and the command line train the same default model."""
+    profiles, defaults, fields = CHAPTER_RECIPES[chapter]
+    nb = nbformat.read(ROOT / f"notebooks/{chapter}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    values = {}
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.Assign):
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+    for profile, changes in profiles.items():
+        for key, value in changes.items():
+            assert values["sizes"][profile][key] == value, (profile, key)
+    for name, field in {**fields, "dataset": "dataset", "seed": "seed"}.items():
+        assert values[name] == getattr(defaults, field), name

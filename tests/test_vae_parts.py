@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal
 
-from genadv_utils import data, losses, metrics, models, recipes, runtime
+from genadv_utils import data, evaluation, losses, metrics, models, recipes, runtime
 
 
 def test_bernoulli_nll_matches_torch_distributions():
@@ -29,7 +29,7 @@ def test_gaussian_kl_and_log_density():
 
 
 def test_conv_vae_shapes():
-    vae = models.ConvVAE(latent_size=4, width=8)
+    vae = models.ConvVAE(latent_size=4, width=8, hidden=32)
     logits, mu, logvar = vae(torch.rand(6, 1, 28, 28))
     assert logits.shape == (6, 1, 28, 28) and mu.shape == logvar.shape == (6, 4)
     assert vae.decode(torch.randn(2, 4)).shape == (2, 1, 28, 28)
@@ -38,7 +38,7 @@ def test_conv_vae_shapes():
 @pytest.fixture(scope="module")
 def tiny_vae():
     splits = data.load_splits("mnist", device="cpu")
-    settings = recipes.vae_settings("smoke", latent_size=4, width=8, train_size=1024,
+    settings = recipes.vae_settings("smoke", latent_size=4, width=8, hidden=32, train_size=1024,
                                     epochs=3, batch_size=64)
     return recipes.train_vae(settings, splits, progress=False), splits
 
@@ -47,7 +47,7 @@ def test_vae_training_lowers_the_negative_elbo_and_decays_the_lr(tiny_vae):
     trained, _ = tiny_vae
     h = trained.history
     assert h.series("val_neg_elbo")[-1] < h.series("val_neg_elbo")[0]
-    assert h.series("lr_vae")[1] == pytest.approx(h.series("lr_vae")[0] * 0.85)
+    assert h.series("lr_vae")[1] == pytest.approx(h.series("lr_vae")[0] * 0.8)
     record = h.epochs[-1]
     assert record["val_neg_elbo"] == pytest.approx(record["val_rec"] + record["val_kl"])
 
@@ -74,3 +74,48 @@ def test_load_vae_restores_the_trained_model(tiny_vae):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="not a 'dae' run"):
         recipes.load_dae(trained.folder)
+
+
+def test_kl_per_dimension_adds_up_to_the_kl_term(tiny_vae):
+    trained, splits = tiny_vae
+    x = splits.test.images[:300]
+    per_dim = metrics.kl_per_dimension(trained.model.eval(), x)
+    assert per_dim.shape == (4,) and torch.all(per_dim >= 0)
+    assert per_dim.sum().item() == pytest.approx(metrics.negative_elbo(trained.model, x)["kl"],
+                                                 rel=1e-4)
+    assert 0 <= metrics.active_units(trained.model, x) <= 4
+
+
+def test_a_collapsed_encoder_has_no_active_units_and_no_kl():
+    vae = models.ConvVAE(latent_size=3, width=4, hidden=8).eval()
+    for p in vae.encoder.head.parameters():
+        torch.nn.init.zeros_(p)  # mu = 0 and log sigma^2 = 0 for every image: q = p(z)
+    x = torch.rand(50, 1, 28, 28)
+    assert metrics.active_units(vae, x) == 0
+    assert torch.allclose(metrics.kl_per_dimension(vae, x), torch.zeros(3))
+
+
+def test_samples_and_reconstructions_are_images(tiny_vae):
+    model = tiny_vae[0].model.eval()
+    a = model.sample(5, torch.Generator().manual_seed(3))
+    b = model.sample(5, torch.Generator().manual_seed(3))
+    assert a.shape == (5, 1, 28, 28) and torch.equal(a, b)
+    assert a.min() >= 0 and a.max() <= 1
+    assert model.reconstruct(tiny_vae[1].test.images[:4]).shape == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="positive"):
+        model.sample(0)
+
+
+def test_vae_evaluation_is_kept_in_the_run_folder(tiny_vae, monkeypatch):
+    trained, _ = tiny_vae
+    first = evaluation.evaluate_vae(trained, samples=5, test_size=200)
+    assert first["test_iw_nll"] < first["test_neg_elbo"] and first["test_images"] == 200
+    assert (trained.folder / evaluation.CACHE).exists()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed a cached evaluation")
+
+    monkeypatch.setattr(metrics, "importance_weighted_nll", fail)
+    assert evaluation.evaluate_vae(trained, samples=5, test_size=200) == first
+    with pytest.raises(AssertionError, match="recomputed"):
+        evaluation.evaluate_vae(trained, samples=6, test_size=200)
