@@ -6,12 +6,17 @@ import pytest
 from genadv_utils.__main__ import main
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli") / "dae-run"
-    assert main(["train", "dae", "--profile", "smoke", "--epochs", "1", "--out",
+def train_smoke_run(tmp_path_factory, model):
+    """A one-epoch smoke-profile run of ``model``, trained through the command line."""
+    folder = tmp_path_factory.mktemp("cli") / f"{model}-run"
+    assert main(["train", model, "--profile", "smoke", "--epochs", "1", "--out",
                  str(folder), "--quiet"]) == 0
     return folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return train_smoke_run(tmp_path_factory, "dae")
 
 
 def test_train_writes_a_run_folder(run_dir, capsys):
@@ -71,10 +76,7 @@ def test_train_and_evaluate_the_classifier(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli") / "vae-run"
-    assert main(["train", "vae", "--profile", "smoke", "--epochs", "1", "--out",
-                 str(folder), "--quiet"]) == 0
-    return folder
+    return train_smoke_run(tmp_path_factory, "vae")
 
 
 def test_sample_and_reconstruct_with_a_vae(vae_run, tmp_path, capsys):
