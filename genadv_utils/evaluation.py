@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from . import metrics, recipes
-from .data import load_splits
+from .data import ImageSet, load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .runtime import seed_everything
 from .training import SETTINGS
@@ -25,12 +27,19 @@ DAE_TEST_NOISES = {"gaussian": 0.5, "salt-and-pepper": 0.5, "masking": 0.5}
 """Noises a DAE is evaluated on (besides the one it was trained with)."""
 
 
+def _test_set(trained: recipes.Trained, test_size: int | None
+              ) -> tuple[dict[str, Any], ImageSet, torch.nn.Module]:
+    """The run's saved settings, the first ``test_size`` test images of its dataset (all when
+    ``None``), and its model on their device in evaluation mode."""
+    settings = json.loads((trained.folder / SETTINGS).read_text())
+    test = load_splits(settings["dataset"]).test.subset(test_size)
+    return settings, test, trained.model.to(test.images.device).eval()
+
+
 def evaluate_dae(trained: recipes.Trained, *, test_size: int | None = None) -> dict[str, Any]:
     """Test MSE and PSNR of noisy input and of the DAE, per noise type, on the first
     ``test_size`` test images (default: all 10k)."""
-    settings = json.loads((trained.folder / SETTINGS).read_text())
-    test = load_splits(settings["dataset"]).test.subset(test_size)
-    model = trained.model.to(test.images.device).eval()
+    settings, test, model = _test_set(trained, test_size)
     noises = {**DAE_TEST_NOISES, settings["noise"]: settings["level"]}
     results: dict[str, Any] = {"model": "dae", "run": str(trained.folder),
                                "test_images": len(test), "noise_seed": TEST_NOISE_SEED}
@@ -66,10 +75,8 @@ def evaluate_vae(trained: recipes.Trained, *, samples: int = 100,
     """Negative ELBO (and its two terms) and the importance-weighted estimate of
     $-\\log p(x)$ with ``samples`` samples per image, in nats per image, on the first
     ``test_size`` test images (default: all 10k). Kept in the run folder once computed."""
-    settings = json.loads((trained.folder / SETTINGS).read_text())
-    splits = load_splits(settings["dataset"])
-    test = splits.test.subset(test_size).images
-    model = trained.model.to(test.device).eval()
+    _, test_set, model = _test_set(trained, test_size)
+    test = test_set.images
 
     def compute() -> dict[str, Any]:
         seed_everything(EVALUATION_SEED)
@@ -87,9 +94,7 @@ def evaluate_classifier(trained: recipes.Trained, *,
                         test_size: int | None = None) -> dict[str, Any]:
     """The evaluation classifier's accuracy on the first ``test_size`` test images (default:
     all 10k)."""
-    settings = json.loads((trained.folder / SETTINGS).read_text())
-    test = load_splits(settings["dataset"]).test.subset(test_size)
-    model = trained.model.to(test.images.device).eval()
+    settings, test, model = _test_set(trained, test_size)
     return {"model": "classifier", "run": str(trained.folder), "dataset": settings["dataset"],
             "test_images": len(test),
             "test_accuracy": accuracy(model, test.images, test.labels)}
