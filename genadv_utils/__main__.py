@@ -4,6 +4,7 @@
     python -m genadv_utils train classifier                # the evaluation classifier
     python -m genadv_utils reconstruct dae --run RUN --input noisy.npy --out clean.npy
     python -m genadv_utils sample vae --run RUN --n 64 --out samples.npy
+    python -m genadv_utils train gan && python -m genadv_utils sample gan --run RUN --n 64 ...
     python -m genadv_utils evaluate --run RUN              # the run's metrics as JSON
 """
 
@@ -25,10 +26,10 @@ from .metrics import apply_in_batches
 from .runtime import PROFILES
 from .training import CheckpointError, NonFiniteLossError
 
-TRAINABLE = ("classifier", "dae", "vae")
+TRAINABLE = ("classifier", "dae", "vae", "gan")
 RECONSTRUCTS = ("dae", "vae")
-SAMPLES = ("vae",)
-LOADERS = {"dae": recipes.load_dae, "vae": recipes.load_vae}
+SAMPLES = ("vae", "gan")
+LOADERS = {"dae": recipes.load_dae, "vae": recipes.load_vae, "gan": recipes.load_gan}
 
 
 class UsageError(ValueError):
@@ -56,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sample = verbs.add_parser("sample", help="draw images from a trained generative model",
                               description="Draw N images from a trained model and save them "
                               "as a float32 .npy array [N, 28, 28] in [0, 1] (for the VAE: "
-                              "the decoder's Bernoulli means for z drawn from the prior).")
+                              "the decoder's Bernoulli means for z drawn from the prior; for "
+                              "the GAN: the generator's images of z drawn from N(0, I)).")
     sample.add_argument("model", choices=SAMPLES)
     sample.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     sample.add_argument("--n", type=int, required=True, help="number of images")
@@ -75,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     ev.add_argument("--test-images", type=int, metavar="N",
                     help="use only the first N test images (default: all 10 000)")
+    ev.add_argument("--classifier", type=Path, metavar="RUN_DIR",
+                    help="for generators: the evaluation classifier's run (default: the "
+                    "dataset's default-profile classifier, trained first if missing)")
     return parser
 
 
@@ -85,6 +90,7 @@ def _train(args: argparse.Namespace) -> None:
         "dae": (recipes.dae_settings, recipes.train_dae),
         "classifier": (recipes.classifier_settings, recipes.train_classifier),
         "vae": (recipes.vae_settings, recipes.train_vae),
+        "gan": (recipes.gan_settings, recipes.train_gan),
     }[args.model]
     trained = train(make_settings(args.profile, **overrides), run_dir=args.out,
                     progress=not args.quiet)
@@ -139,7 +145,10 @@ def _run_dir(path: Path) -> Path:
 def _evaluate(args: argparse.Namespace) -> None:
     if args.test_images is not None and args.test_images < 1:
         raise UsageError(f"--test-images must be positive, got {args.test_images}")
-    print(json.dumps(evaluate_run(_run_dir(args.run), test_size=args.test_images), indent=2))
+    classifier = (recipes.load_classifier(_run_dir(args.classifier))
+                  if args.classifier is not None else None)
+    print(json.dumps(evaluate_run(_run_dir(args.run), test_size=args.test_images,
+                                  classifier=classifier), indent=2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

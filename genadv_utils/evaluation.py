@@ -100,9 +100,47 @@ def evaluate_classifier(trained: recipes.Trained, *,
             "test_accuracy": accuracy(model, test.images, test.labels)}
 
 
-def evaluate_run(folder: Path, *, test_size: int | None = None) -> dict[str, Any]:
+def reference_classifier(dataset: str, progress: bool | str = True) -> recipes.Trained:
+    """The evaluation classifier of ``dataset`` that generators are measured with: the
+    default-profile run, trained first if no finished run exists."""
+    return recipes.train_classifier(recipes.classifier_settings("default", dataset=dataset),
+                                    progress=progress)
+
+
+def evaluate_generator(trained: recipes.Trained, name: str, *,
+                       classifier: recipes.Trained | None = None, samples: int = 10_000,
+                       test_size: int | None = None) -> dict[str, Any]:
+    """Sample quality of a generative model ``name`` ("gan", "vae", ...): ``samples`` images
+    (seed :data:`EVALUATION_SEED`) against the first ``test_size`` test images, in the
+    features of ``classifier`` (default: :func:`reference_classifier`). See
+    :func:`~genadv_utils.metrics.sample_quality`. Kept in the run folder once computed."""
+    settings, test, model = _test_set(trained, test_size)
+    classifier = classifier or reference_classifier(settings["dataset"])
+    net = classifier.model.to(test.images.device).eval()
+
+    def compute() -> dict[str, Any]:
+        generator = torch.Generator(device=test.images.device).manual_seed(EVALUATION_SEED)
+        images = torch.cat([model.sample(min(1000, samples - i), generator)
+                            for i in range(0, samples, 1000)])
+        return metrics.sample_quality(net, images, test.images)
+
+    key = {"metric": "samples", "samples": samples, "test_images": len(test),
+           "seed": EVALUATION_SEED, "classifier": classifier.folder.name}
+    return {"model": name, "run": str(trained.folder), "test_images": len(test),
+            "samples": samples, "classifier": str(classifier.folder),
+            **cached(trained.folder, key, compute)}
+
+
+def evaluate_gan(trained: recipes.Trained, **options: Any) -> dict[str, Any]:
+    """:func:`evaluate_generator` for a GAN run."""
+    return evaluate_generator(trained, "gan", **options)
+
+
+def evaluate_run(folder: Path, *, test_size: int | None = None,
+                 classifier: recipes.Trained | None = None) -> dict[str, Any]:
     """Metrics of the finished run in ``folder``, whatever its model, on the first
-    ``test_size`` test images (default: all)."""
+    ``test_size`` test images (default: all); generators are measured in the features of
+    ``classifier`` (default: :func:`reference_classifier`)."""
     settings_file = folder / SETTINGS
     if not settings_file.exists():
         raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
@@ -113,4 +151,7 @@ def evaluate_run(folder: Path, *, test_size: int | None = None) -> dict[str, Any
         return evaluate_classifier(recipes.load_classifier(folder), test_size=test_size)
     if name == "vae":
         return evaluate_vae(recipes.load_vae(folder), test_size=test_size)
+    if name == "gan":
+        return evaluate_gan(recipes.load_gan(folder), test_size=test_size,
+                            classifier=classifier)
     raise ValueError(f"{folder} holds a {name!r} run, which cannot be evaluated yet")

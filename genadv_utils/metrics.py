@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -228,3 +229,39 @@ def classifier_score(classifier: torch.nn.Module, images: torch.Tensor) -> float
     marginal = probs.mean(0, keepdim=True)
     kl = (probs * (probs.clamp_min(1e-12).log() - marginal.log())).sum(1)
     return float(kl.mean().exp())
+
+
+@torch.no_grad()
+def sample_quality(classifier: torch.nn.Module, samples: torch.Tensor, real: torch.Tensor,
+                   k: int = 3) -> dict[str, Any]:
+    """How a generator's ``samples`` compare with ``real`` images, in the evaluation
+    classifier's features: the classifier-feature Fréchet distance, precision, recall and
+    coverage (``k`` neighbours), the classifier score, and the predicted class of each sample
+    counted per class (``class_counts``)."""
+    classifier = classifier.eval()
+    fake_features = apply_in_batches(classifier.features, samples)
+    real_features = apply_in_batches(classifier.features, real)
+    classes = apply_in_batches(classifier, samples).argmax(1)
+    counts = torch.bincount(classes.cpu(), minlength=classifier.head.out_features)
+    return {"frechet_distance": frechet_distance(fake_features, real_features),
+            **precision_recall_coverage(real_features, fake_features, k),
+            "classifier_score": classifier_score(classifier, samples),
+            "class_counts": counts.tolist()}
+
+
+def nearest_images(queries: torch.Tensor, pool: torch.Tensor, k: int = 3,
+                   chunk: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` images of ``pool`` nearest to each query in pixel space (Euclidean):
+    distances and indices, each ``[len(queries), k]``. A memorisation check for generators."""
+    if k < 1 or k > len(pool):
+        raise ValueError(f"k must be between 1 and {len(pool)}, got {k}")
+    q = queries.flatten(1).float()
+    best_d, best_i = [], []
+    for start in range(0, len(pool), chunk):
+        d = torch.cdist(q, pool[start:start + chunk].flatten(1).float().to(q.device))
+        values, indices = d.topk(min(k, d.shape[1]), dim=1, largest=False)
+        best_d.append(values)
+        best_i.append(indices + start)
+    d, i = torch.cat(best_d, 1), torch.cat(best_i, 1)
+    order = d.argsort(1)[:, :k]
+    return d.gather(1, order), i.gather(1, order)

@@ -181,3 +181,101 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``[N, classes]``."""
         return self.head(self.dropout(self.features(x)))
+
+
+def dcgan_init(module: nn.Module) -> None:
+    r"""The DCGAN initialisation (Radford et al. 2016): convolution and linear weights from
+    $\mathcal{N}(0, 0.02^2)$, batch-norm scales from $\mathcal{N}(1, 0.02^2)$, biases zero.
+    Use as ``net.apply(dcgan_init)``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    r"""$G(z)$: noise $z \in \mathbb{R}^d$ → image $[N, 1, 28, 28]$ in $[0, 1]$ (DCGAN).
+
+    A linear map to $2w \times 7 \times 7$ features, then two stride-2 transposed convolutions
+    ($7 \to 14 \to 28$), with batch norm and ReLU after every layer but the last, whose output
+    goes through $\tfrac12(\tanh + 1)$: the DCGAN's tanh, rescaled to the pixel range.
+    """
+
+    def __init__(self, latent_size: int = 64, width: int = 32) -> None:
+        super().__init__()
+        if latent_size <= 0 or width <= 0:
+            raise ValueError("latent_size and width must be positive")
+        self.latent_size = latent_size
+        self.net = nn.Sequential(
+            nn.Linear(latent_size, 2 * width * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU(), nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.net(z) + 1.0)
+
+
+class DCGANDiscriminator(nn.Module):
+    r"""$D(x)$: image $[N, 1, 28, 28]$ in $[0, 1]$ → one logit per image (DCGAN).
+
+    Pixels are rescaled to $[-1, 1]$, then two stride-2 convolutions ($28 \to 14 \to 7$,
+    ``width`` and ``2·width`` channels) with LeakyReLU(0.2), batch norm on the second, and a
+    linear map of the features to the logit $\ell(x)$; $D(x) = \operatorname{sigmoid}(\ell(x))$
+    is the probability that $x$ is real. :meth:`features` gives the last convolution's
+    activations (the VAE-GAN compares images through them).
+    """
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        if width <= 0:
+            raise ValueError("width must be positive")
+        self.body = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2), nn.Flatten(),
+        )
+        self.head = nn.Linear(2 * width * 7 * 7, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The flattened activations of the last convolution, ``[N, 2·width·7·7]``."""
+        _check_images(x)
+        return self.body(2.0 * x - 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N]`` (positive: "real")."""
+        return self.head(self.features(x)).squeeze(1)
+
+
+class GAN(nn.Module):
+    r"""A generative adversarial network (Goodfellow et al. 2014) in the DCGAN form: a
+    :class:`DCGANGenerator` $G$ and a :class:`DCGANDiscriminator` $D$, initialised with
+    :func:`dcgan_init`. The two play
+
+    $$\min_G \max_D \; \mathbb{E}_{x \sim p_\text{data}} \log D(x)
+      + \mathbb{E}_{z \sim \mathcal{N}(0, I)} \log\big(1 - D(G(z))\big).$$
+    """
+
+    def __init__(self, latent_size: int = 64, width: int = 32) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        self.generator = DCGANGenerator(latent_size, width)
+        self.discriminator = DCGANDiscriminator(width)
+        self.apply(dcgan_init)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` noise vectors $z \sim \mathcal{N}(0, I)$ on the model's device."""
+        if n < 1:
+            raise ValueError(f"n must be positive, got {n}")
+        device = next(self.parameters()).device
+        return torch.randn(n, self.latent_size, generator=generator, device=device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` generated images in $[0, 1]$, ``[n, 1, 28, 28]``."""
+        return self.generator(self.noise(n, generator))

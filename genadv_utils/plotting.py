@@ -287,14 +287,19 @@ def smooth(values: Sequence[float], window: int) -> np.ndarray:
 
 @_styled
 def plot_steps(history: Any, keys: Sequence[str], *, ylabel: str, window: int = 50,
-               title: str | None = None, ax: Axes | None = None) -> Figure:
-    """Per-step values (raw, faint) and their moving average, e.g. a GAN's two losses."""
+               title: str | None = None, steps_per_epoch: int | None = None,
+               labels: Mapping[str, str] | None = None, ax: Axes | None = None) -> Figure:
+    """Per-step values (raw, faint) and their moving average, e.g. a GAN's two losses; with
+    ``steps_per_epoch`` the x axis counts epochs. ``labels`` renames keys in the legend."""
     fig, ax = _panel(ax, (6.5, 3.6))
+    scale = steps_per_epoch or 1
     for key in keys:
         values = [s[key] for s in history.steps]
-        line, = ax.plot(values, alpha=0.2, linewidth=0.8)
-        ax.plot(smooth(values, window), color=line.get_color(), label=key.replace("_", " "))
-    ax.set(xlabel="step", ylabel=ylabel)
+        x = np.arange(1, len(values) + 1) / scale
+        line, = ax.plot(x, values, alpha=0.2, linewidth=0.8)
+        name = (labels or {}).get(key, key.replace("_", " "))
+        ax.plot(x, smooth(values, window), color=line.get_color(), label=name)
+    ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel=ylabel)
     if title:
         ax.set_title(title)
     ax.legend()

@@ -19,13 +19,14 @@ import torch.nn.functional as F
 
 from . import noise
 from .data import Batches, Splits, load_splits
-from .losses import bernoulli_nll, gaussian_kl
+from .losses import bernoulli_nll, discriminator_loss, gaussian_kl, generator_loss
 from .metrics import accuracy, apply_in_batches, mse, negative_elbo
-from .models import Classifier, ConvVAE, DenoisingAutoencoder
+from .models import GAN, Classifier, ConvVAE, DenoisingAutoencoder
 from .runtime import pick_device, profile_name, seed_everything
 from .training import (
     SETTINGS,
     History,
+    Render,
     Step,
     TrainState,
     load_checkpoint,
@@ -38,9 +39,12 @@ VALIDATION_NOISE_SEED = 1
 
 
 def _check_positive(settings: Any, *names: str) -> None:
-    """Shared checks of a settings dataclass: the named fields and ``lr`` must be positive,
-    and ``lr_decay`` (if any) in (0, 1]."""
-    for name in (*names, "epochs", "batch_size", "lr"):
+    """Shared checks of a settings dataclass: the named fields, the epochs, the batch size and
+    every learning rate (``lr``, ``lr_*``) must be positive, and ``lr_decay`` (if any) in
+    (0, 1]."""
+    rates = [f.name for f in fields(settings) if f.name == "lr"
+             or (f.name.startswith("lr_") and f.name != "lr_decay")]
+    for name in (*names, "epochs", "batch_size", *rates):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(settings, name)}")
     if not 0 < getattr(settings, "lr_decay", 1.0) <= 1:
@@ -154,14 +158,15 @@ def train_dae(settings: DAESettings, splits: Splits | None = None, *, step: Step
 
 def _train(name: str, settings: Any, state: TrainState, splits: Splits, step: Step,
            validate: Any, *, custom: Step | None, run_dir: str | Path | None,
-           progress: bool | str) -> Trained:
+           progress: bool | str, snapshot: Render | None = None) -> Trained:
     """Shared by the ``train_*`` recipes: batches of the training split, then
     :func:`~genadv_utils.training.train_or_load` (a reader's own step gets its own folder)."""
     batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
                       seed=settings.seed)
     history, folder = train_or_load(name, {**asdict(settings), **_step_id(custom)}, state,
                                     custom or step, batches, epochs=settings.epochs,
-                                    validate=validate, run_dir=run_dir, progress=progress)
+                                    validate=validate, run_dir=run_dir, progress=progress,
+                                    snapshot=snapshot)
     return Trained(state.modules[name], history, folder)
 
 
@@ -343,3 +348,111 @@ def train_classifier(settings: ClassifierSettings, splits: Splits | None = None,
 def load_classifier(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
     """Load a finished classifier run from its folder."""
     return _load(run_dir, "classifier", ClassifierSettings, build_classifier, device)
+
+
+GAN_LOSSES = ("non-saturating", "saturating")
+FIXED_NOISE_SEED = 1234
+"""Seed of the fixed noise batch whose images are snapshotted during GAN training."""
+
+
+@dataclass(frozen=True)
+class GANSettings:
+    """Everything that defines a DCGAN run (and names its folder)."""
+
+    dataset: str = "mnist"
+    latent_size: int = 64
+    width: int = 32  # channels of D's first convolution and of G's last hidden layer
+    epochs: int = 8
+    batch_size: int = 64
+    lr_generator: float = 2e-4
+    lr_discriminator: float = 2e-4
+    beta1: float = 0.5  # Adam's first-moment decay; DCGAN lowers it from 0.9
+    loss: str = "non-saturating"  # the generator's loss, or "saturating" (the minimax one)
+    train_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "latent_size", "width")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(GAN_LOSSES)}")
+
+
+GAN_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"epochs": 8, "train_size": None},
+    "smoke": {"epochs": 2, "train_size": 4000},
+}
+"""What each profile changes in :class:`GANSettings` (the chapter shows the same numbers)."""
+
+
+def gan_settings(profile: str | None = None, **overrides: Any) -> GANSettings:
+    """The GAN settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``."""
+    return _settings(GANSettings, GAN_PROFILES, profile, overrides)
+
+
+def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
+             saturating: bool = False) -> dict[str, torch.Tensor]:
+    """One GAN step: a discriminator update on a real and a fake batch, then a generator
+    update that tries to make the discriminator call fresh fakes real."""
+    real, _ = batch
+    gan = state.modules["gan"]
+    d_opt, g_opt = state.optimizers["discriminator"], state.optimizers["generator"]
+    fake = gan.generator(gan.noise(len(real)))
+
+    real_logits = gan.discriminator(real)
+    fake_logits = gan.discriminator(fake.detach())  # detach: this update leaves G alone
+    d_loss = discriminator_loss(real_logits, fake_logits)
+    d_opt.zero_grad()
+    d_loss.backward()
+    d_opt.step()
+
+    g_loss = generator_loss(gan.discriminator(fake), saturating)  # D as just updated
+    g_opt.zero_grad()
+    g_loss.backward()
+    g_opt.step()
+    return {"d_loss": d_loss, "g_loss": g_loss,
+            "d_real": torch.sigmoid(real_logits).mean(),
+            "d_fake": torch.sigmoid(fake_logits).mean()}
+
+
+def build_gan(settings: GANSettings, device: torch.device | str | None = None) -> TrainState:
+    """A freshly initialised DCGAN (seeded) and one Adam optimiser per network."""
+    seed_everything(settings.seed)
+    gan = GAN(settings.latent_size, settings.width).to(device or pick_device())
+    betas = (settings.beta1, 0.999)
+    return TrainState({"gan": gan}, {
+        "generator": torch.optim.Adam(gan.generator.parameters(), settings.lr_generator,
+                                      betas=betas),
+        "discriminator": torch.optim.Adam(gan.discriminator.parameters(),
+                                          settings.lr_discriminator, betas=betas),
+    })
+
+
+def fixed_noise(gan: GAN, n: int = 64) -> torch.Tensor:
+    """The same ``n`` noise vectors every time (seed :data:`FIXED_NOISE_SEED`)."""
+    generator = torch.Generator().manual_seed(FIXED_NOISE_SEED)
+    return torch.randn(n, gan.latent_size, generator=generator).to(
+        next(gan.parameters()).device)
+
+
+def train_gan(settings: GANSettings, splits: Splits | None = None, *, step: Step | None = None,
+              run_dir: str | Path | None = None, progress: bool | str = True) -> Trained:
+    """Train the GAN these settings describe, or load its finished run. The history's
+    snapshots are the generator's images of :func:`fixed_noise`, during and after each epoch."""
+    splits = splits or load_splits(settings.dataset)
+    state = build_gan(settings, splits.train.images.device)
+    gan = state.modules["gan"]
+    z = fixed_noise(gan)
+
+    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
+        return gan_step(s, batch, saturating=settings.loss == "saturating")
+
+    return _train("gan", settings, state, splits, default_step, None, custom=step,
+                  run_dir=run_dir, progress=progress,
+                  snapshot=lambda s: s.modules["gan"].generator(z))
+
+
+def load_gan(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
+    """Load a finished GAN run from its folder (as written by :func:`train_gan`)."""
+    return _load(run_dir, "gan", GANSettings, build_gan, device)

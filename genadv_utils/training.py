@@ -8,7 +8,10 @@ function ``step(state, batch) -> {"loss name": value}`` that the chapters show a
 - a per-epoch :class:`History` (training means, validation numbers, learning rates, seconds);
 - after every epoch an atomic checkpoint in the run folder (``checkpoint.pt`` + ``history.json``),
   so an interrupted run resumes from its last complete epoch and ends with the same weights;
-- a clear stop when a loss becomes NaN or infinite.
+- a clear stop when a loss becomes NaN or infinite;
+- optional *snapshots*: a fixed input rendered by the networks a few times during the first
+  epoch and after every epoch (e.g. a generator's samples of one noise batch), kept with the
+  checkpoint so a training animation survives interruption and caching.
 
 :func:`train_or_load` names the run folder after the run's settings, so a finished run with the
 same settings is loaded instead of retrained.
@@ -94,16 +97,18 @@ class TrainState:
 
 Step = Callable[[TrainState, Batch], Losses]
 Validate = Callable[[TrainState], Mapping[str, float]]
+Render = Callable[[TrainState], torch.Tensor]
 
 
 @dataclass
 class History:
-    """Per-epoch records (``train_*`` means, ``val_*`` numbers, ``lr_*``, ``seconds``) and the
-    raw per-step losses."""
+    """Per-epoch records (``train_*`` means, ``val_*`` numbers, ``lr_*``, ``seconds``), the
+    raw per-step losses, and the snapshots: ``(steps done, rendered tensor)`` pairs."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
     steps: list[dict[str, float]] = field(default_factory=list)
     finished: bool = False
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
 
     def series(self, key: str) -> list[float]:
         """One number per epoch, e.g. ``history.series("val_mse")``."""
@@ -189,7 +194,9 @@ def save_checkpoint(run_dir: Path, state: TrainState, history: History, batches:
     """Save everything needed to resume after the last complete epoch."""
     run_dir.mkdir(parents=True, exist_ok=True)
     payload = {"state": state.state_dict(), "history": history.to_json(), "rng": _rng_state(),
-               "batches": batches.state(), "version": __version__}
+               "batches": batches.state(), "version": __version__,
+               "snapshots": {"steps": [s for s, _ in history.snapshots],
+                             "tensors": [t for _, t in history.snapshots]}}
     _atomic_write(run_dir / CHECKPOINT, lambda p: torch.save(payload, p))
     _atomic_write(run_dir / HISTORY, lambda p: p.write_text(history.to_json()))
 
@@ -206,6 +213,8 @@ def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = 
     try:  # on the CPU: RNG states must stay there; load_state_dict moves weights to their device
         payload = torch.load(path, map_location="cpu", weights_only=True)
         history = History.from_json(payload["history"])
+        saved = payload.get("snapshots", {"steps": [], "tensors": []})
+        history.snapshots = list(zip(saved["steps"], saved["tensors"]))
     except Exception as err:
         raise CheckpointError(
             f"checkpoint {path} is unreadable ({type(err).__name__}). It was left as it is: "
@@ -254,16 +263,28 @@ def _epoch_line(record: Mapping[str, float], epochs: int) -> str:
         f" | {record['seconds']:.1f} s"
 
 
+def _render(state: TrainState, render: Render) -> torch.Tensor:
+    """``render(state)`` in evaluation mode, without gradients, on the CPU."""
+    state.train(False)
+    with torch.no_grad():
+        out = render(state).detach().cpu()
+    state.train(True)
+    return out
+
+
 def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
         run_dir: str | os.PathLike[str] | None = None, validate: Validate | None = None,
-        progress: bool | str = True, desc: str = "training") -> History:
+        progress: bool | str = True, desc: str = "training", snapshot: Render | None = None,
+        snapshots_in_first_epoch: int = 4) -> History:
     """Train ``state`` with ``step`` for ``epochs`` passes over ``batches``.
 
     With a ``run_dir`` every epoch is checkpointed there, and a checkpoint found there is
     resumed (or, if it finished, simply loaded). ``validate(state)`` runs after each epoch with
     the networks in evaluation mode and without gradients; its numbers are recorded with a
     ``val_`` prefix. ``progress``: ``True`` for ``$GENADV_PROGRESS`` (default ``"bar"``),
-    ``False`` for silence, or one of :data:`PROGRESS_MODES`.
+    ``False`` for silence, or one of :data:`PROGRESS_MODES`. ``snapshot(state)``, if given, is
+    rendered before training, ``snapshots_in_first_epoch`` times during the first epoch and
+    after every epoch, into ``history.snapshots``.
     """
     mode = _progress_mode(progress)
     if epochs <= 0:
@@ -276,13 +297,19 @@ def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
             raise CheckpointError(f"{folder} holds {len(history.epochs)} epochs, more than the "
                                   f"{epochs} asked for; choose another run folder")
     done = len(history.epochs)
+    if snapshot is not None and done == 0:
+        history.snapshots = [(0, _render(state, snapshot))]
     bar = tqdm(total=epochs * len(batches), initial=done * len(batches), desc=desc,
                disable=mode != "bar" or done == epochs, unit="step", dynamic_ncols=True,
                mininterval=1.0)
     try:
         for epoch in range(done + 1, epochs + 1):
+            watch = _first_epoch_watch(state, snapshot, snapshots_in_first_epoch, len(batches),
+                                       history) if epoch == 1 else None
             history.epochs.append(_run_epoch(state, step, batches, epoch, epochs, validate,
-                                             history, bar, folder))
+                                             history, bar, folder, watch))
+            if snapshot is not None:
+                history.snapshots.append((epoch * len(batches), _render(state, snapshot)))
             if mode == "epochs":
                 print(_epoch_line(history.epochs[-1], epochs), flush=True)
             history.finished = epoch == epochs
@@ -295,9 +322,23 @@ def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
     return history
 
 
+def _first_epoch_watch(state: TrainState, snapshot: Render | None, count: int, steps: int,
+                       history: History) -> Callable[[int], None] | None:
+    """Called after each step of the first epoch: renders ``count`` evenly spaced snapshots."""
+    if snapshot is None or count <= 0:
+        return None
+    when = {round(steps * k / (count + 1)) for k in range(1, count + 1)} - {0, steps}
+
+    def watch(i: int) -> None:
+        if i in when:
+            history.snapshots.append((i, _render(state, snapshot)))
+    return watch
+
+
 def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epochs: int,
                validate: Validate | None, history: History, bar: Any,
-               folder: Path | None) -> dict[str, float]:
+               folder: Path | None, watch: Callable[[int], None] | None = None
+               ) -> dict[str, float]:
     """One pass over the data; returns the epoch's record."""
     start = time.perf_counter()
     record: dict[str, float] = {"epoch": epoch}
@@ -311,6 +352,8 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
         history.steps.append(losses)
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
+        if watch is not None:
+            watch(i)
         bar.update(1)
         bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
     record.update({f"train_{k}": v / len(batches) for k, v in sums.items()})
@@ -326,14 +369,14 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
 
 def train_or_load(name: str, settings: Mapping[str, Any], state: TrainState, step: Step,
                   batches: Batches, *, epochs: int, validate: Validate | None = None,
-                  run_dir: str | os.PathLike[str] | None = None, progress: bool | str = True
-                  ) -> tuple[History, Path]:
+                  run_dir: str | os.PathLike[str] | None = None, progress: bool | str = True,
+                  snapshot: Render | None = None) -> tuple[History, Path]:
     """Train, resume or just load the run that these settings describe.
 
     The run folder is ``run_dir`` if given, else :func:`run_folder` of ``name`` and
     ``settings`` (which must be JSON-serialisable and should include ``epochs``). A folder
     that already holds a run with other settings is an error, never overwritten.
-    Returns the history and the run folder.
+    ``snapshot`` is passed to :func:`fit`. Returns the history and the run folder.
     """
     folder = Path(run_dir) if run_dir is not None else run_folder(name, settings)
     wanted = json.loads(json.dumps({"name": name, **settings}, sort_keys=True))
@@ -353,5 +396,5 @@ def train_or_load(name: str, settings: Mapping[str, Any], state: TrainState, ste
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(settings_file, lambda p: p.write_text(json.dumps(wanted, indent=2)))
     history = fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,
-                  progress=progress, desc=name)
+                  progress=progress, desc=name, snapshot=snapshot)
     return history, folder

@@ -67,6 +67,8 @@ CHAPTER_RECIPES = {
                                  {"noise_kind": "noise", "noise_level": "level"}),
     "02_variational_autoencoder": (recipes.VAE_PROFILES, recipes.VAESettings(),
                                    {"latent_size": "latent_size", "beta": "beta"}),
+    "03_generative_adversarial_network": (recipes.GAN_PROFILES, recipes.GANSettings(),
+                                          {"latent_size": "latent_size", "width": "width"}),
 }
 
 

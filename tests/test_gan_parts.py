@@ -1,0 +1,162 @@
+"""The GAN's building blocks (chapter 3): losses, networks, the training step, snapshots, the
+sample-quality evaluation and the command line."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genadv_utils import data, evaluation, losses, metrics, models, recipes, training
+from genadv_utils.__main__ import main
+
+
+def test_gan_losses_are_the_binary_cross_entropies():
+    real, fake = torch.randn(8), torch.randn(8)
+    bce = F.binary_cross_entropy_with_logits
+    expected = bce(real, torch.ones(8)) + bce(fake, torch.zeros(8))
+    assert torch.allclose(losses.discriminator_loss(real, fake), expected)
+    assert torch.allclose(losses.generator_loss(fake), bce(fake, torch.ones(8)))
+    d = torch.sigmoid(fake)
+    assert torch.allclose(losses.generator_loss(fake, saturating=True),
+                          torch.log1p(-d).mean(), atol=1e-6)
+
+
+def test_the_saturating_loss_has_no_gradient_when_the_fakes_are_rejected():
+    rejected = torch.full((4,), -10.0, requires_grad=True)  # D(G(z)) ~ 5e-5
+    grad_sat, = torch.autograd.grad(losses.generator_loss(rejected, True), rejected)
+    grad_ns, = torch.autograd.grad(losses.generator_loss(rejected), rejected)
+    assert grad_sat.abs().max() < 1e-4 < 0.1 < grad_ns.abs().min()
+
+
+def test_dcgan_shapes_range_and_initialisation():
+    gan = models.GAN(latent_size=8, width=4)
+    images = gan.generator(gan.noise(5))
+    assert images.shape == (5, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+    assert gan.discriminator(images).shape == (5,)
+    assert gan.discriminator.features(images).shape == (5, 8 * 7 * 7)
+    conv = gan.discriminator.body[0].weight
+    assert abs(conv.std().item() - 0.02) < 0.005 and conv.mean().abs() < 0.01
+    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
+        gan.discriminator(torch.rand(2, 28, 28))
+    with pytest.raises(ValueError, match="positive"):
+        gan.sample(0)
+
+
+def test_gan_settings_reject_bad_values():
+    with pytest.raises(ValueError, match="unknown loss"):
+        recipes.gan_settings("smoke", loss="wasserstein")
+    with pytest.raises(ValueError, match="lr_discriminator must be positive"):
+        recipes.gan_settings("smoke", lr_discriminator=0)
+    with pytest.raises(ValueError, match="beta1"):
+        recipes.gan_settings("smoke", beta1=1.0)
+
+
+def test_gan_step_improves_the_discriminator_on_a_fixed_batch():
+    torch.manual_seed(0)
+    real = data.load_splits("mnist", device="cpu").train.images[:64]
+    state = recipes.build_gan(recipes.gan_settings("smoke", width=8, latent_size=8), "cpu")
+    state.optimizers["generator"].param_groups[0]["lr"] = 0.0  # a fixed generator
+    first = recipes.gan_step(state, (real, None))
+    for _ in range(15):
+        last = recipes.gan_step(state, (real, None))
+    assert last["d_loss"] < first["d_loss"]
+    assert last["d_real"] > first["d_real"] and last["d_fake"] < first["d_fake"]
+
+
+@pytest.fixture(scope="module")
+def tiny_gan(tmp_path_factory):
+    splits = data.load_splits("mnist", device="cpu")
+    settings = recipes.gan_settings("smoke", width=8, latent_size=16, train_size=1024,
+                                    epochs=2)
+    folder = tmp_path_factory.mktemp("gan") / "run"
+    return recipes.train_gan(settings, splits, run_dir=folder, progress=False), splits
+
+
+def test_gan_training_records_losses_probabilities_and_snapshots(tiny_gan):
+    trained, _ = tiny_gan
+    h = trained.history
+    assert len(h.steps) == 2 * 16 and {"d_loss", "g_loss", "d_real", "d_fake"} <= set(h.steps[0])
+    steps = [s for s, _ in h.snapshots]
+    assert steps == [0, 3, 6, 10, 13, 16, 32]  # before, 4 times in epoch 1, after each epoch
+    assert all(t.shape == (64, 1, 28, 28) for _, t in h.snapshots)
+    assert not torch.equal(h.snapshots[0][1], h.snapshots[-1][1])
+
+
+def test_a_finished_gan_reloads_with_its_snapshots_and_samples_reproducibly(tiny_gan):
+    trained, _ = tiny_gan
+    again = recipes.load_gan(trained.folder, device="cpu")
+    assert [s for s, _ in again.history.snapshots] == [s for s, _ in trained.history.snapshots]
+    assert torch.equal(again.history.snapshots[-1][1], trained.history.snapshots[-1][1])
+    a = again.model.sample(4, torch.Generator().manual_seed(3))
+    b = trained.model.sample(4, torch.Generator().manual_seed(3))
+    assert torch.allclose(a, b)
+
+
+def test_nearest_images_finds_exact_copies():
+    pool = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    distances, indices = metrics.nearest_images(pool[[7, 30]], pool, k=3, chunk=16)
+    assert indices[:, 0].tolist() == [7, 30] and torch.all(distances[:, 0] < 1e-3)
+    assert torch.all(distances[:, 1:] >= distances[:, :1])
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.nearest_images(pool[:1], pool, k=0)
+
+
+@pytest.fixture(scope="module")
+def smoke_classifier(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("classifier") / "run"
+    settings = recipes.classifier_settings("smoke")
+    return recipes.train_classifier(settings, run_dir=folder, progress=False)
+
+
+def test_sample_quality_is_cached_and_counts_every_sample(tiny_gan, smoke_classifier):
+    trained, _ = tiny_gan
+    first = evaluation.evaluate_gan(trained, classifier=smoke_classifier, samples=1200,
+                                    test_size=500)
+    assert sum(first["class_counts"]) == 1200 and first["frechet_distance"] > 0
+    assert 0 <= first["coverage"] <= 1 and 1 <= first["classifier_score"] <= 10
+    second = evaluation.evaluate_gan(trained, classifier=smoke_classifier, samples=1200,
+                                     test_size=500)
+    assert second == first
+    assert (trained.folder / evaluation.CACHE).exists()
+
+
+def test_train_sample_and_evaluate_a_gan_on_the_command_line(tmp_path, smoke_classifier,
+                                                             capsys):
+    run = tmp_path / "gan"
+    assert main(["train", "gan", "--profile", "smoke", "--epochs", "1", "--out", str(run),
+                 "--quiet"]) == 0
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "gan", "--run", str(run), "--n", "20", "--out", str(out)]) == 0
+    samples = np.load(out)
+    assert samples.shape == (20, 28, 28) and samples.dtype == np.float32
+    assert 0 <= samples.min() and samples.max() <= 1
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--test-images", "300", "--classifier",
+                 str(smoke_classifier.folder)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "gan" and sum(result["class_counts"]) == 10_000
+    assert main(["sample", "gan", "--run", str(tmp_path / "nothing"), "--n", "2", "--out",
+                 str(out)]) == 1
+
+
+def test_snapshots_survive_an_interrupted_run(tmp_path):
+    """Stopped after one epoch and resumed, a run ends with the snapshots of an uninterrupted
+    one (and the same weights)."""
+    images = data.load_splits("mnist", device="cpu").train.subset(256)
+    settings = recipes.gan_settings("smoke", width=4, latent_size=8)
+
+    def run(folder, epochs):
+        state = recipes.build_gan(settings, "cpu")
+        z = recipes.fixed_noise(state.modules["gan"], 8)
+        batches = data.Batches(images, 64, seed=0)
+        return training.fit(state, recipes.gan_step, batches, epochs=epochs, run_dir=folder,
+                            progress=False, snapshot=lambda s: s.modules["gan"].generator(z))
+
+    whole = run(tmp_path / "whole", 2)
+    part = run(tmp_path / "part", 1)
+    resumed = run(tmp_path / "part", 2)
+    assert [s for s, _ in part.snapshots] == [0, 1, 2, 3, 4]
+    assert [s for s, _ in resumed.snapshots] == [s for s, _ in whole.snapshots]
+    assert torch.allclose(resumed.snapshots[-1][1], whole.snapshots[-1][1])
