@@ -364,7 +364,7 @@ class GANSettings:
     width: int = 32  # channels of D's first convolution and of G's last hidden layer
     epochs: int = 8
     batch_size: int = 64
-    lr_generator: float = 2e-4
+    lr_generator: float = 1e-3  # DCGAN: 2e-4; 5x faster learned better in the same time here
     lr_discriminator: float = 2e-4
     beta1: float = 0.5  # Adam's first-moment decay; DCGAN lowers it from 0.9
     loss: str = "non-saturating"  # the generator's loss, or "saturating" (the minimax one)

@@ -52,6 +52,11 @@ def test_curves_history_and_steps():
     assert fig.axes[0].get_yscale() == "log"
     renders(fig)
     renders(plotting.plot_steps(history(), ["d", "g"], ylabel="loss", window=5))
+    fig = plotting.plot_steps(history(), ["d", "g"], ylabel="loss", steps_per_epoch=10,
+                              labels={"d": "discriminator"})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and ax.lines[-1].get_xdata()[-1] == 4.0
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["discriminator", "g"]
     with pytest.raises(ValueError, match="points"):
         plotting.plot_curves([1, 2], {"a": [1]}, xlabel="x", ylabel="y")
 
