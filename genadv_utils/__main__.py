@@ -26,10 +26,11 @@ from .metrics import apply_in_batches
 from .runtime import PROFILES
 from .training import CheckpointError, NonFiniteLossError
 
-TRAINABLE = ("classifier", "dae", "vae", "gan")
-RECONSTRUCTS = ("dae", "vae")
-SAMPLES = ("vae", "gan")
-LOADERS = {"dae": recipes.load_dae, "vae": recipes.load_vae, "gan": recipes.load_gan}
+TRAINABLE = ("classifier", "dae", "vae", "gan", "vaegan")
+RECONSTRUCTS = ("dae", "vae", "vaegan")
+SAMPLES = ("vae", "gan", "vaegan")
+LOADERS = {"dae": recipes.load_dae, "vae": recipes.load_vae, "gan": recipes.load_gan,
+           "vaegan": recipes.load_vaegan}
 
 
 class UsageError(ValueError):
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
                               description="Draw N images from a trained model and save them "
                               "as a float32 .npy array [N, 28, 28] in [0, 1] (for the VAE: "
                               "the decoder's Bernoulli means for z drawn from the prior; for "
-                              "the GAN: the generator's images of z drawn from N(0, I)).")
+                              "the GAN and the VAE-GAN: the generator's images of z drawn from N(0, I)).")
     sample.add_argument("model", choices=SAMPLES)
     sample.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     sample.add_argument("--n", type=int, required=True, help="number of images")
@@ -91,6 +92,7 @@ def _train(args: argparse.Namespace) -> None:
         "classifier": (recipes.classifier_settings, recipes.train_classifier),
         "vae": (recipes.vae_settings, recipes.train_vae),
         "gan": (recipes.gan_settings, recipes.train_gan),
+        "vaegan": (recipes.vaegan_settings, recipes.train_vaegan),
     }[args.model]
     trained = train(make_settings(args.profile, **overrides), run_dir=args.out,
                     progress=not args.quiet)
@@ -123,7 +125,7 @@ def _save_images(path: Path, images: torch.Tensor) -> None:
 def _reconstruct(args: argparse.Namespace) -> None:
     images = _read_images(args.input)
     model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
-    apply = model.reconstruct if args.model == "vae" else model
+    apply = model if args.model == "dae" else model.reconstruct
     _save_images(args.out, apply_in_batches(apply, images))
 
 

@@ -136,6 +136,26 @@ def evaluate_gan(trained: recipes.Trained, **options: Any) -> dict[str, Any]:
     return evaluate_generator(trained, "gan", **options)
 
 
+def evaluate_vaegan(trained: recipes.Trained, *, classifier: recipes.Trained | None = None,
+                    samples: int = 10_000, test_size: int | None = None) -> dict[str, Any]:
+    """:func:`evaluate_generator` for a VAE-GAN run, plus its reconstructions of the test
+    images: pixel MSE and the share that keep their class under the classifier."""
+    settings, test, model = _test_set(trained, test_size)
+    classifier = classifier or reference_classifier(settings["dataset"])
+    result = evaluate_generator(trained, "vaegan", classifier=classifier, samples=samples,
+                                test_size=test_size)
+    net = classifier.model.to(test.images.device).eval()
+
+    def compute() -> dict[str, Any]:
+        rec = metrics.apply_in_batches(model.reconstruct, test.images)
+        return {"reconstruction_mse": metrics.mse(rec, test.images),
+                "reconstruction_class_kept": metrics.class_kept(net, test.images, rec)}
+
+    key = {"metric": "reconstructions", "test_images": len(test),
+           "classifier": classifier.folder.name}
+    return {**result, **cached(trained.folder, key, compute)}
+
+
 def evaluate_run(folder: Path, *, test_size: int | None = None,
                  classifier: recipes.Trained | None = None) -> dict[str, Any]:
     """Metrics of the finished run in ``folder``, whatever its model, on the first
@@ -154,4 +174,7 @@ def evaluate_run(folder: Path, *, test_size: int | None = None,
     if name == "gan":
         return evaluate_gan(recipes.load_gan(folder), test_size=test_size,
                             classifier=classifier)
+    if name == "vaegan":
+        return evaluate_vaegan(recipes.load_vaegan(folder), test_size=test_size,
+                               classifier=classifier)
     raise ValueError(f"{folder} holds a {name!r} run, which cannot be evaluated yet")

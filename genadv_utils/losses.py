@@ -60,3 +60,16 @@ def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch
     if saturating:
         return -F.softplus(fake_logits).mean()
     return F.softplus(-fake_logits).mean()
+
+
+def feature_reconstruction(real_features: torch.Tensor,
+                           fake_features: torch.Tensor) -> torch.Tensor:
+    r"""The VAE-GAN's reconstruction loss per image (Larsen et al. 2016): the negative log
+    likelihood of the input's discriminator features under a unit Gaussian centred on the
+    reconstruction's, $-\log \mathcal{N}(\operatorname{Dis}_l(x);
+    \operatorname{Dis}_l(\tilde{x}), I) = \tfrac12 \lVert \operatorname{Dis}_l(x) -
+    \operatorname{Dis}_l(\tilde{x}) \rVert^2 + \text{const}$, the constant dropped."""
+    if real_features.shape != fake_features.shape:
+        raise ValueError(f"shapes differ: {tuple(real_features.shape)} and "
+                         f"{tuple(fake_features.shape)}")
+    return 0.5 * (real_features - fake_features).pow(2).flatten(1).sum(1)

@@ -265,3 +265,15 @@ def nearest_images(queries: torch.Tensor, pool: torch.Tensor, k: int = 3,
     d, i = torch.cat(best_d, 1), torch.cat(best_i, 1)
     order = d.argsort(1)[:, :k]
     return d.gather(1, order), i.gather(1, order)
+
+
+@torch.no_grad()
+def class_kept(classifier: torch.nn.Module, originals: torch.Tensor,
+               reconstructions: torch.Tensor) -> float:
+    """Share of reconstructions that the classifier puts in the same class as their originals
+    (a reconstruction can be sharp and still turn a 4 into a 9)."""
+    _same_shape(originals, reconstructions)
+    classifier = classifier.eval()
+    before = apply_in_batches(classifier, originals).argmax(1)
+    after = apply_in_batches(classifier, reconstructions).argmax(1)
+    return (before == after).float().mean().item()

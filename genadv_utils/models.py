@@ -227,7 +227,7 @@ class DCGANDiscriminator(nn.Module):
     Pixels are rescaled to $[-1, 1]$, then two stride-2 convolutions ($28 \to 14 \to 7$,
     ``width`` and ``2·width`` channels) with LeakyReLU(0.2), batch norm on the second, and a
     linear map of the features to the logit $\ell(x)$; $D(x) = \operatorname{sigmoid}(\ell(x))$
-    is the probability that $x$ is real. :meth:`features` gives the last convolution's
+    is the probability that $x$ is real. ``features`` gives the last convolution's
     activations (the VAE-GAN compares images through them).
     """
 
@@ -250,6 +250,11 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[N]`` (positive: "real")."""
         return self.head(self.features(x)).squeeze(1)
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both the logits and :meth:`features`, from one pass."""
+        features = self.features(x)
+        return self.head(features).squeeze(1), features
 
 
 class GAN(nn.Module):
@@ -279,3 +284,53 @@ class GAN(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` generated images in $[0, 1]$, ``[n, 1, 28, 28]``."""
         return self.generator(self.noise(n, generator))
+
+
+class VAEGAN(nn.Module):
+    r"""A VAE-GAN (Larsen et al. 2016): a VAE whose decoder is also a GAN's generator, and
+    whose reconstructions are compared with the input in the discriminator's features.
+
+    Encoder (the VAE's): $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$
+    from a :class:`ConvEncoder` with a hidden dense layer. Decoder = generator:
+    $\tilde{x} = \operatorname{Dec}(z)$, a :class:`DCGANGenerator`. Discriminator: a
+    :class:`DCGANDiscriminator`; $\operatorname{Dis}_l(x)$ are its last convolution's features.
+    Prior: $p(z) = \mathcal{N}(0, I)$.
+    """
+
+    def __init__(self, latent_size: int = 32, width: int = 32, encoder_width: int = 16,
+                 hidden: int = 512) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        self.encoder = ConvEncoder(2 * latent_size, encoder_width, hidden)
+        self.decoder = DCGANGenerator(latent_size, width)
+        self.discriminator = DCGANDiscriminator(width)
+        self.decoder.apply(dcgan_init)
+        self.discriminator.apply(dcgan_init)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""$(\mu, \log\sigma^2)$, each $[N, d]$."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    reparameterise = staticmethod(ConvVAE.reparameterise)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``[N, 1, 28, 28]`` in $[0, 1]$."""
+        return self.decoder(z)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` codes from the prior $\mathcal{N}(0, I)$ on the model's device."""
+        if n < 1:
+            raise ValueError(f"n must be positive, got {n}")
+        device = next(self.parameters()).device
+        return torch.randn(n, self.latent_size, generator=generator, device=device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images decoded from prior codes, ``[n, 1, 28, 28]`` in $[0, 1]$."""
+        return self.decode(self.noise(n, generator))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The reconstruction $\operatorname{Dec}(\mu_\phi(x))$ in $[0, 1]$."""
+        return self.decode(self.encode(x)[0])

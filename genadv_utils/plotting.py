@@ -221,6 +221,15 @@ def _cell(value: float | str, digits: int) -> str:
     return value if isinstance(value, str) else f"{value:.{digits}g}"
 
 
+_SPHINX_ROLE = re.compile(r":(?:class|func|meth|data|attr|mod):`~?(?:[\w.]*\.)?([\w]+)`")
+
+
+def docstring_markdown(doc: str) -> str:
+    """A docstring's Sphinx markup as Markdown: roles such as ``:class:`~a.B` `` become code
+    (``B``), and double-backquoted literals single-backquoted ones."""
+    return _SPHINX_ROLE.sub(r"`\1`", doc).replace("``", "`")
+
+
 def show_doc(obj: Any) -> Any:
     """An object's docstring rendered as Markdown (with its math) in the notebook."""
     import inspect
@@ -230,7 +239,7 @@ def show_doc(obj: Any) -> Any:
     doc = inspect.getdoc(obj)
     if not doc:
         raise ValueError(f"{obj!r} has no docstring")
-    return Markdown(doc)
+    return Markdown(docstring_markdown(doc))
 
 
 def show_source(obj: Any) -> Any:

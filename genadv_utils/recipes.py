@@ -19,9 +19,15 @@ import torch.nn.functional as F
 
 from . import noise
 from .data import Batches, Splits, load_splits
-from .losses import bernoulli_nll, discriminator_loss, gaussian_kl, generator_loss
+from .losses import (
+    bernoulli_nll,
+    discriminator_loss,
+    feature_reconstruction,
+    gaussian_kl,
+    generator_loss,
+)
 from .metrics import accuracy, apply_in_batches, mse, negative_elbo
-from .models import GAN, Classifier, ConvVAE, DenoisingAutoencoder
+from .models import GAN, VAEGAN, Classifier, ConvVAE, DenoisingAutoencoder
 from .runtime import pick_device, profile_name, seed_everything
 from .training import (
     SETTINGS,
@@ -393,21 +399,23 @@ def gan_settings(profile: str | None = None, **overrides: Any) -> GANSettings:
 
 def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
              saturating: bool = False) -> dict[str, torch.Tensor]:
-    """One GAN step: a discriminator update on a real and a fake batch, then a generator
-    update that tries to make the discriminator call fresh fakes real."""
+    """One GAN step: a discriminator update on a real and a fake batch, then a
+    generator update that tries to make the discriminator call fakes real."""
     real, _ = batch
     gan = state.modules["gan"]
-    d_opt, g_opt = state.optimizers["discriminator"], state.optimizers["generator"]
+    d_opt = state.optimizers["discriminator"]
+    g_opt = state.optimizers["generator"]
     fake = gan.generator(gan.noise(len(real)))
 
     real_logits = gan.discriminator(real)
-    fake_logits = gan.discriminator(fake.detach())  # detach: this update leaves G alone
+    fake_logits = gan.discriminator(fake.detach())  # detach: G is left alone
     d_loss = discriminator_loss(real_logits, fake_logits)
     d_opt.zero_grad()
     d_loss.backward()
     d_opt.step()
 
-    g_loss = generator_loss(gan.discriminator(fake), saturating)  # D as just updated
+    fooled = gan.discriminator(fake)  # the fakes, scored by the updated D
+    g_loss = generator_loss(fooled, saturating)
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()
@@ -429,7 +437,7 @@ def build_gan(settings: GANSettings, device: torch.device | str | None = None) -
     })
 
 
-def fixed_noise(gan: GAN, n: int = 64) -> torch.Tensor:
+def fixed_noise(gan: GAN | VAEGAN, n: int = 64) -> torch.Tensor:
     """The same ``n`` noise vectors every time (seed :data:`FIXED_NOISE_SEED`)."""
     generator = torch.Generator().manual_seed(FIXED_NOISE_SEED)
     return torch.randn(n, gan.latent_size, generator=generator).to(
@@ -456,3 +464,154 @@ def train_gan(settings: GANSettings, splits: Splits | None = None, *, step: Step
 def load_gan(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
     """Load a finished GAN run from its folder (as written by :func:`train_gan`)."""
     return _load(run_dir, "gan", GANSettings, build_gan, device)
+
+
+@dataclass(frozen=True)
+class VAEGANSettings:
+    """Everything that defines a VAE-GAN run (and names its folder)."""
+
+    dataset: str = "mnist"
+    latent_size: int = 32
+    width: int = 32  # the decoder's and discriminator's channels, as in the DCGAN
+    encoder_width: int = 16  # the encoder's, as in the VAE
+    hidden: int = 512
+    gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
+    balance: bool = True  # the equilibrium rule; False updates both players every step
+    equilibrium: float = 0.68
+    margin: float = 0.35
+    epochs: int = 5
+    batch_size: int = 64
+    lr_encoder: float = 1e-3
+    lr_decoder: float = 1e-3
+    lr_discriminator: float = 2e-4
+    beta1: float = 0.5
+    train_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "latent_size", "width", "encoder_width", "hidden")
+        if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0:
+            raise ValueError("gamma and margin must be non-negative, equilibrium positive")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+
+
+VAEGAN_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"epochs": 5, "train_size": None},
+    "smoke": {"epochs": 2, "train_size": 3000},
+}
+"""What each profile changes in :class:`VAEGANSettings` (the chapter shows the same numbers)."""
+
+
+def vaegan_settings(profile: str | None = None, **overrides: Any) -> VAEGANSettings:
+    """The VAE-GAN settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``."""
+    return _settings(VAEGANSettings, VAEGAN_PROFILES, profile, overrides)
+
+
+def equilibrium_rule(real_cost: float, fake_cost: float,
+                     equilibrium: float = 0.68,
+                     margin: float = 0.35) -> tuple[bool, bool]:
+    """Which players to update, as in the VAE-GAN authors' code:
+    ``(discriminator, decoder's GAN term)``.
+
+    The discriminator pauses when its cross-entropy on real or on fake images
+    falls below ``equilibrium - margin`` (it is winning too easily); the
+    decoder's GAN term pauses when either rises above ``equilibrium + margin``
+    (the discriminator is lost, so its verdict is no guide). If both would
+    pause, both train."""
+    train_d = min(real_cost, fake_cost) >= equilibrium - margin
+    train_g = max(real_cost, fake_cost) <= equilibrium + margin
+    if not (train_d or train_g):
+        return True, True
+    return train_d, train_g
+
+
+def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
+                gamma: float, balance: bool = True, equilibrium: float = 0.68,
+                margin: float = 0.35) -> dict[str, torch.Tensor | float]:
+    """One VAE-GAN step with the paper's gradient routing: the encoder descends
+    KL + feature reconstruction, the decoder gamma * feature reconstruction +
+    its GAN loss, the discriminator its GAN loss only."""
+    real, _ = batch
+    model = state.modules["vaegan"]
+    dis = model.discriminator
+    mu, logvar = model.encode(real)
+    reconstruction = model.decode(model.reparameterise(mu, logvar))
+    sampled = model.decode(model.noise(len(real)))
+    real_logits, real_features = dis.logits_and_features(real)
+    rec_logits, rec_features = dis.logits_and_features(reconstruction)
+    sampled_logits = dis(sampled)
+
+    kl = gaussian_kl(mu, logvar).sum(1).mean()
+    feature_rec = feature_reconstruction(real_features, rec_features).mean()
+    real_cost = F.softplus(-real_logits).mean()  # -log D(x)
+    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake))
+                       + F.softplus(sampled_logits).mean())
+    train_d, train_g = True, True
+    if balance:
+        train_d, train_g = equilibrium_rule(
+            real_cost.item(), fake_cost.item(), equilibrium, margin)
+    fool = generator_loss(rec_logits) + generator_loss(sampled_logits)
+    objectives = {
+        "encoder": kl + feature_rec,
+        "decoder": gamma * feature_rec + (fool if train_g else 0.0),
+        "discriminator": real_cost + 2 * fake_cost,
+    }
+    updated = [n for n in objectives if n != "discriminator" or train_d]
+    for name in updated:  # each network: the gradient of its own loss only
+        params = list(getattr(model, name).parameters())
+        grads = torch.autograd.grad(objectives[name], params,
+                                    retain_graph=True)
+        for p, g in zip(params, grads):
+            p.grad = g
+    for name in updated:
+        state.optimizers[name].step()
+    return {"kl": kl, "feature_rec": feature_rec,
+            "d_real_cost": real_cost, "d_fake_cost": fake_cost,
+            "acc_real": (real_logits > 0).float().mean(),
+            "acc_rec": (rec_logits < 0).float().mean(),
+            "acc_sampled": (sampled_logits < 0).float().mean(),
+            "skip_d": float(not train_d), "skip_g": float(not train_g)}
+
+
+def build_vaegan(settings: VAEGANSettings,
+                 device: torch.device | str | None = None) -> TrainState:
+    """A freshly initialised VAE-GAN (seeded) and one Adam optimiser per network."""
+    seed_everything(settings.seed)
+    model = VAEGAN(settings.latent_size, settings.width, settings.encoder_width,
+                   settings.hidden).to(device or pick_device())
+    betas = (settings.beta1, 0.999)
+    rates = {"encoder": settings.lr_encoder, "decoder": settings.lr_decoder,
+             "discriminator": settings.lr_discriminator}
+    return TrainState({"vaegan": model}, {
+        name: torch.optim.Adam(getattr(model, name).parameters(), rate, betas=betas)
+        for name, rate in rates.items()})
+
+
+def train_vaegan(settings: VAEGANSettings, splits: Splits | None = None, *,
+                 step: Step | None = None, run_dir: str | Path | None = None,
+                 progress: bool | str = True) -> Trained:
+    """Train the VAE-GAN these settings describe, or load its finished run. Validation records
+    the pixel MSE of the reconstructions of 1000 validation images; the snapshots are the
+    decoder's images of :func:`fixed_noise`."""
+    splits = splits or load_splits(settings.dataset)
+    state = build_vaegan(settings, splits.train.images.device)
+    model = state.modules["vaegan"]
+    z = fixed_noise(model)
+    val = splits.val.images[:1000]
+
+    def validate(s: TrainState) -> dict[str, float]:
+        return {"rec_mse": mse(s.modules["vaegan"].reconstruct(val), val)}
+
+    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
+        return vaegan_step(s, batch, gamma=settings.gamma, balance=settings.balance,
+                           equilibrium=settings.equilibrium, margin=settings.margin)
+
+    return _train("vaegan", settings, state, splits, default_step, validate, custom=step,
+                  run_dir=run_dir, progress=progress,
+                  snapshot=lambda s: s.modules["vaegan"].decode(z))
+
+
+def load_vaegan(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
+    """Load a finished VAE-GAN run from its folder (as written by :func:`train_vaegan`)."""
+    return _load(run_dir, "vaegan", VAEGANSettings, build_vaegan, device)

@@ -115,3 +115,8 @@ def test_heatmap_rows_share_one_scale_and_check_their_labels():
     renders(fig)
     with pytest.raises(ValueError, match="4 column labels for 3 columns"):
         plotting.heatmap_rows(maps, col_labels=list("wxyz"))
+
+
+def test_docstrings_lose_their_sphinx_markup_in_the_notebook():
+    text = "A :class:`DCGANGenerator`, :func:`~genadv_utils.training.fit` and ``x``."
+    assert plotting.docstring_markdown(text) == "A `DCGANGenerator`, `fit` and `x`."

@@ -1,0 +1,108 @@
+"""The VAE-GAN's building blocks (chapter 4): the feature loss, the model, the equilibrium rule,
+the gradient routing of its step, its evaluation and the command line."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genadv_utils import data, evaluation, losses, models, recipes
+from genadv_utils.__main__ import main
+
+
+def test_feature_reconstruction_is_half_the_squared_distance():
+    a, b = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+    assert torch.equal(losses.feature_reconstruction(a, b), torch.tensor([6.0, 6.0]))
+    with pytest.raises(ValueError, match="shapes differ"):
+        losses.feature_reconstruction(a, b[:1])
+
+
+def test_vaegan_shapes_and_ranges():
+    model = models.VAEGAN(latent_size=4, width=4, encoder_width=4, hidden=8).eval()
+    x = torch.rand(3, 1, 28, 28)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (3, 4)
+    for images in (model.reconstruct(x), model.sample(5)):
+        assert images.shape[1:] == (1, 28, 28) and 0 <= images.min() and images.max() <= 1
+    logits, features = model.discriminator.logits_and_features(x)
+    assert torch.allclose(logits, model.discriminator(x))
+    assert features.shape == (3, 8 * 7 * 7)
+
+
+@pytest.mark.parametrize("real, fake, expected", [
+    (0.7, 0.6, (True, True)),     # near equilibrium: both train
+    (0.2, 0.6, (False, True)),    # D too good on real images: D pauses
+    (0.7, 1.2, (True, False)),    # D fooled by fakes: the decoder's GAN term pauses
+    (0.1, 1.5, (True, True)),     # both would pause: both train
+])
+def test_equilibrium_rule(real, fake, expected):
+    assert recipes.equilibrium_rule(real, fake, 0.68, 0.35) == expected
+
+
+def _frozen_copy(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_step_routes_gradients_as_in_the_paper(monkeypatch):
+    """With the rule forcing 'discriminator pauses', its weights stay put while the encoder
+    and decoder move; with gamma = 0 and the GAN term paused, the decoder still learns from
+    nothing, so it must stay put too."""
+    real = data.load_splits("mnist", device="cpu").train.images[:32]
+    settings = recipes.vaegan_settings("smoke", latent_size=4, width=4, encoder_width=4,
+                                       hidden=8)
+    state = recipes.build_vaegan(settings, "cpu")
+    model = state.modules["vaegan"]
+    before = {n: _frozen_copy(getattr(model, n))
+              for n in ("encoder", "decoder", "discriminator")}
+    monkeypatch.setattr(recipes, "equilibrium_rule", lambda *a: (False, False))
+    out = recipes.vaegan_step(state, (real, None), gamma=0.0)
+    assert out["skip_d"] == 1.0 and out["skip_g"] == 1.0
+
+    def moved(name):
+        after = getattr(model, name).state_dict()
+        return any(not torch.equal(after[k], v) for k, v in before[name].items()
+                   if v.dtype.is_floating_point and "running" not in k)
+
+    assert moved("encoder") and not moved("decoder") and not moved("discriminator")
+
+
+@pytest.fixture(scope="module")
+def tiny_vaegan(tmp_path_factory):
+    settings = recipes.vaegan_settings("smoke", latent_size=8, width=8, encoder_width=8,
+                                       hidden=32, train_size=512, epochs=2)
+    folder = tmp_path_factory.mktemp("vaegan") / "run"
+    return recipes.train_vaegan(settings, run_dir=folder, progress=False)
+
+
+def test_training_records_the_diagnostics_and_improves_reconstructions(tiny_vaegan):
+    h = tiny_vaegan.history
+    assert {"kl", "feature_rec", "acc_real", "acc_rec", "acc_sampled", "skip_d",
+            "skip_g"} <= set(h.steps[0])
+    assert all(0 <= s["skip_d"] <= 1 for s in h.steps)
+    assert h.series("val_rec_mse")[-1] < h.series("val_rec_mse")[0] or \
+        h.series("val_rec_mse")[0] < 0.1
+    assert len(h.snapshots) == 1 + 4 + 2
+
+
+def test_vaegan_on_the_command_line(tiny_vaegan, tmp_path, capsys):
+    run = str(tiny_vaegan.folder)
+    images = data.load_splits("mnist", device="cpu").test.images[:6, 0].numpy()
+    np.save(tmp_path / "in.npy", images)
+    assert main(["reconstruct", "vaegan", "--run", run, "--input", str(tmp_path / "in.npy"),
+                 "--out", str(tmp_path / "out.npy")]) == 0
+    assert np.load(tmp_path / "out.npy").shape == (6, 28, 28)
+    assert main(["sample", "vaegan", "--run", run, "--n", "5", "--out",
+                 str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (5, 28, 28)
+    classifier = recipes.train_classifier(recipes.classifier_settings("smoke"),
+                                          run_dir=tmp_path / "classifier", progress=False)
+    capsys.readouterr()
+    assert main(["evaluate", "--run", run, "--test-images", "200", "--classifier",
+                 str(classifier.folder)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "vaegan" and 0 <= result["reconstruction_class_kept"] <= 1
+    assert result["reconstruction_mse"] > 0 and result["frechet_distance"] > 0
+    again = evaluation.evaluate_vaegan(recipes.load_vaegan(run), classifier=classifier,
+                                       test_size=200)
+    assert again["reconstruction_class_kept"] == result["reconstruction_class_kept"]
