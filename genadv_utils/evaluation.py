@@ -136,24 +136,37 @@ def evaluate_gan(trained: recipes.Trained, **options: Any) -> dict[str, Any]:
     return evaluate_generator(trained, "gan", **options)
 
 
-def evaluate_vaegan(trained: recipes.Trained, *, classifier: recipes.Trained | None = None,
-                    samples: int = 10_000, test_size: int | None = None) -> dict[str, Any]:
-    """:func:`evaluate_generator` for a VAE-GAN run, plus its reconstructions of the test
-    images: pixel MSE and the share that keep their class under the classifier."""
+def reconstruction_quality(trained: recipes.Trained, *,
+                           classifier: recipes.Trained | None = None,
+                           test_size: int | None = None) -> dict[str, Any]:
+    """How faithfully a VAE or VAE-GAN run reconstructs the first ``test_size`` test images
+    (through ``model.reconstruct``): pixel MSE, sharpness of the reconstructions (and of the
+    originals, for reference), and the share that keep their class under ``classifier``
+    (default: :func:`reference_classifier`). Kept in the run folder once computed."""
     settings, test, model = _test_set(trained, test_size)
     classifier = classifier or reference_classifier(settings["dataset"])
-    result = evaluate_generator(trained, "vaegan", classifier=classifier, samples=samples,
-                                test_size=test_size)
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
         rec = metrics.apply_in_batches(model.reconstruct, test.images)
         return {"reconstruction_mse": metrics.mse(rec, test.images),
+                "reconstruction_sharpness": metrics.sharpness(rec),
+                "test_sharpness": metrics.sharpness(test.images),
                 "reconstruction_class_kept": metrics.class_kept(net, test.images, rec)}
 
     key = {"metric": "reconstructions", "test_images": len(test),
            "classifier": classifier.folder.name}
-    return {**result, **cached(trained.folder, key, compute)}
+    return cached(trained.folder, key, compute)
+
+
+def evaluate_vaegan(trained: recipes.Trained, *, classifier: recipes.Trained | None = None,
+                    samples: int = 10_000, test_size: int | None = None) -> dict[str, Any]:
+    """:func:`evaluate_generator` and :func:`reconstruction_quality` of a VAE-GAN run."""
+    settings = json.loads((trained.folder / SETTINGS).read_text())
+    classifier = classifier or reference_classifier(settings["dataset"])
+    return {**evaluate_generator(trained, "vaegan", classifier=classifier, samples=samples,
+                                 test_size=test_size),
+            **reconstruction_quality(trained, classifier=classifier, test_size=test_size)}
 
 
 def evaluate_run(folder: Path, *, test_size: int | None = None,

@@ -277,3 +277,14 @@ def class_kept(classifier: torch.nn.Module, originals: torch.Tensor,
     before = apply_in_batches(classifier, originals).argmax(1)
     after = apply_in_batches(classifier, reconstructions).argmax(1)
     return (before == after).float().mean().item()
+
+
+def sharpness(images: torch.Tensor) -> float:
+    r"""Mean absolute difference between neighbouring pixels (across and down),
+    $\frac{1}{2}\big(\overline{|x_{i,j+1} - x_{i,j}|} + \overline{|x_{i+1,j} - x_{i,j}|}\big)$:
+    crisp strokes have large steps at their edges, blurry ones small steps."""
+    if images.ndim != 4:
+        raise ValueError(f"expected images [N, C, H, W], got shape {tuple(images.shape)}")
+    across = (images[..., 1:] - images[..., :-1]).abs().mean()
+    down = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+    return float(0.5 * (across + down))

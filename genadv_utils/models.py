@@ -17,6 +17,15 @@ def _check_images(x: torch.Tensor) -> None:
         raise ValueError(f"expected images [N, 1, 28, 28], got shape {tuple(x.shape)}")
 
 
+def standard_normal(model: nn.Module, n: int, size: int,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""``n`` draws of $z \sim \mathcal{N}(0, I_{size})$ on ``model``'s device."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    device = next(model.parameters()).device
+    return torch.randn(n, size, generator=generator, device=device)
+
+
 def _dense(inputs: int, hidden: int, outputs: int) -> nn.Module:
     """A linear map, or two with ``hidden`` ReLU units between them when ``hidden`` > 0."""
     if hidden == 0:
@@ -142,10 +151,7 @@ class ConvVAE(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``n`` images from the model: $z \sim \mathcal{N}(0, I)$, decoded to the Bernoulli
         means $\operatorname{sigmoid}(g_\theta(z)) \in [0, 1]$ (the usual way to show them)."""
-        if n < 1:
-            raise ValueError(f"n must be positive, got {n}")
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_size, generator=generator, device=device)
+        z = standard_normal(self, n, self.latent_size, generator)
         return torch.sigmoid(self.decode(z))
 
     @torch.no_grad()
@@ -275,10 +281,7 @@ class GAN(nn.Module):
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``n`` noise vectors $z \sim \mathcal{N}(0, I)$ on the model's device."""
-        if n < 1:
-            raise ValueError(f"n must be positive, got {n}")
-        device = next(self.parameters()).device
-        return torch.randn(n, self.latent_size, generator=generator, device=device)
+        return standard_normal(self, n, self.latent_size, generator)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -320,10 +323,7 @@ class VAEGAN(nn.Module):
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``n`` codes from the prior $\mathcal{N}(0, I)$ on the model's device."""
-        if n < 1:
-            raise ValueError(f"n must be positive, got {n}")
-        device = next(self.parameters()).device
-        return torch.randn(n, self.latent_size, generator=generator, device=device)
+        return standard_normal(self, n, self.latent_size, generator)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -69,6 +69,8 @@ CHAPTER_RECIPES = {
                                    {"latent_size": "latent_size", "beta": "beta"}),
     "03_generative_adversarial_network": (recipes.GAN_PROFILES, recipes.GANSettings(),
                                           {"latent_size": "latent_size", "width": "width"}),
+    "04_vae_gan": (recipes.VAEGAN_PROFILES, recipes.VAEGANSettings(),
+                   {"latent_size": "latent_size", "gamma": "gamma"}),
 }
 
 
