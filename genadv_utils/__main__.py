@@ -14,13 +14,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import recipes
-from .data import DataNotFoundError
+from .data import DataNotFoundError, load_splits
 from .evaluation import evaluate_run
 from .metrics import apply_in_batches
 from .runtime import PROFILES
@@ -48,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
                              "book's default profile trains, in the same run folder.")
     train.add_argument("model", choices=TRAINABLE)
     train.add_argument("--dataset", choices=("mnist", "fashion-mnist"))
-    train.add_argument("--epochs", type=int, help="epochs (default: the profile's)")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="epochs (default: the profile's)")
+    length.add_argument("--minutes", type=float, metavar="M",
+                        help="as many epochs as fit in about M minutes on this machine "
+                        "(measured on a few steps first)")
     train.add_argument("--seed", type=int)
     train.add_argument("--profile", choices=PROFILES, help="default: $GENADV_PROFILE, else default")
     train.add_argument("--out", type=Path, metavar="RUN_DIR",
@@ -94,8 +99,14 @@ def _train(args: argparse.Namespace) -> None:
         "gan": (recipes.gan_settings, recipes.train_gan),
         "vaegan": (recipes.vaegan_settings, recipes.train_vaegan),
     }[args.model]
-    trained = train(make_settings(args.profile, **overrides), run_dir=args.out,
-                    progress=not args.quiet)
+    settings = make_settings(args.profile, **overrides)
+    if args.minutes is not None:
+        splits = load_splits(settings.dataset)
+        epochs = recipes.epochs_for_minutes(args.model, settings, splits, args.minutes)
+        print(f"{args.model}: {epochs} epoch(s) fit in about {args.minutes:g} minutes here",
+              file=sys.stderr)
+        settings = replace(settings, epochs=epochs)
+    trained = train(settings, run_dir=args.out, progress=not args.quiet)
     last = trained.history.epochs[-1]
     print(json.dumps({"run": str(trained.folder), "epochs": len(trained.history.epochs),
                       **{k: v for k, v in last.items() if k.startswith("val_")},

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import time
 from dataclasses import asdict, dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +157,8 @@ def train_dae(settings: DAESettings, splits: Splits | None = None, *, step: Step
     def validate(s: TrainState) -> dict[str, float]:
         return {"mse": mse(apply_in_batches(s.modules["dae"], val_noisy), val)}
 
-    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
-        return dae_step(s, batch, noise_kind=settings.noise, level=settings.level)
-
-    return _train("dae", settings, state, splits, default_step, validate, custom=step,
+    return _train("dae", settings, state, splits, default_step("dae", settings), validate,
+                  custom=step,
                   run_dir=run_dir, progress=progress)
 
 
@@ -274,10 +274,8 @@ def train_vae(settings: VAESettings, splits: Splits | None = None, *, step: Step
     def validate(s: TrainState) -> dict[str, float]:
         return negative_elbo(s.modules["vae"], splits.val.images)
 
-    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
-        return vae_step(s, batch, beta=settings.beta)
-
-    return _train("vae", settings, state, splits, default_step, validate, custom=step,
+    return _train("vae", settings, state, splits, default_step("vae", settings), validate,
+                  custom=step,
                   run_dir=run_dir, progress=progress)
 
 
@@ -347,8 +345,8 @@ def train_classifier(settings: ClassifierSettings, splits: Splits | None = None,
         return {"accuracy": accuracy(s.modules["classifier"], splits.val.images,
                                      splits.val.labels)}
 
-    return _train("classifier", settings, state, splits, classifier_step, validate,
-                  custom=None, run_dir=run_dir, progress=progress)
+    return _train("classifier", settings, state, splits, default_step("classifier", settings),
+                  validate, custom=None, run_dir=run_dir, progress=progress)
 
 
 def load_classifier(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
@@ -453,10 +451,8 @@ def train_gan(settings: GANSettings, splits: Splits | None = None, *, step: Step
     gan = state.modules["gan"]
     z = fixed_noise(gan)
 
-    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
-        return gan_step(s, batch, saturating=settings.loss == "saturating")
-
-    return _train("gan", settings, state, splits, default_step, None, custom=step,
+    return _train("gan", settings, state, splits, default_step("gan", settings), None,
+                  custom=step,
                   run_dir=run_dir, progress=progress,
                   snapshot=lambda s: s.modules["gan"].generator(z))
 
@@ -603,11 +599,8 @@ def train_vaegan(settings: VAEGANSettings, splits: Splits | None = None, *,
     def validate(s: TrainState) -> dict[str, float]:
         return {"rec_mse": mse(s.modules["vaegan"].reconstruct(val), val)}
 
-    def default_step(s: TrainState, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
-        return vaegan_step(s, batch, gamma=settings.gamma, balance=settings.balance,
-                           equilibrium=settings.equilibrium, margin=settings.margin)
-
-    return _train("vaegan", settings, state, splits, default_step, validate, custom=step,
+    return _train("vaegan", settings, state, splits, default_step("vaegan", settings),
+                  validate, custom=step,
                   run_dir=run_dir, progress=progress,
                   snapshot=lambda s: s.modules["vaegan"].decode(z))
 
@@ -615,3 +608,49 @@ def train_vaegan(settings: VAEGANSettings, splits: Splits | None = None, *,
 def load_vaegan(run_dir: str | Path, device: torch.device | str | None = None) -> Trained:
     """Load a finished VAE-GAN run from its folder (as written by :func:`train_vaegan`)."""
     return _load(run_dir, "vaegan", VAEGANSettings, build_vaegan, device)
+
+
+def default_step(name: str, settings: Any) -> Step:
+    """The training step that ``train_<name>`` uses with these settings, as ``step(state,
+    batch)``."""
+    steps: dict[str, Any] = {
+        "classifier": lambda: classifier_step,
+        "dae": lambda: partial(dae_step, noise_kind=settings.noise, level=settings.level),
+        "vae": lambda: partial(vae_step, beta=settings.beta),
+        "gan": lambda: partial(gan_step, saturating=settings.loss == "saturating"),
+        "vaegan": lambda: partial(vaegan_step, gamma=settings.gamma, balance=settings.balance,
+                                  equilibrium=settings.equilibrium, margin=settings.margin),
+    }
+    if name not in steps:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(steps)}")
+    return steps[name]()
+
+
+BUILDERS: dict[str, Any] = {"classifier": build_classifier, "dae": build_dae, "vae": build_vae,
+                            "gan": build_gan, "vaegan": build_vaegan}
+"""Each model's ``build_*`` function: fresh networks and optimisers from its settings."""
+
+
+def seconds_per_step(name: str, settings: Any, splits: Splits, steps: int = 10) -> float:
+    """Measured seconds of one training step of model ``name`` on this machine (after two
+    warm-up steps), for its batch size. A fresh model is built and thrown away."""
+    state = BUILDERS[name](settings, splits.train.images.device)
+    step = default_step(name, settings)
+    state.train(True)
+    batches = iter(Batches(splits.train, settings.batch_size, seed=settings.seed))
+    for _ in range(2):
+        step(state, next(batches))
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(state, next(batches))
+    return (time.perf_counter() - start) / steps
+
+
+def epochs_for_minutes(name: str, settings: Any, splits: Splits, minutes: float) -> int:
+    """How many epochs of model ``name`` fit into ``minutes`` of training here (at least 1),
+    from :func:`seconds_per_step` and the number of batches per epoch."""
+    if minutes <= 0:
+        raise ValueError(f"minutes must be positive, got {minutes}")
+    batches = len(Batches(splits.train.subset(settings.train_size), settings.batch_size))
+    per_epoch = seconds_per_step(name, settings, splits) * batches
+    return max(1, int(minutes * 60 // per_epoch))

@@ -110,3 +110,14 @@ def test_vae_errors_are_one_line(argv, message, vae_run, run_dir, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_train_for_minutes_picks_the_epochs_that_fit(tmp_path, capsys):
+    folder = tmp_path / "gan"
+    assert main(["train", "gan", "--profile", "smoke", "--minutes", "0.05", "--out",
+                 str(folder), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    epochs = json.loads((folder / "settings.json").read_text())["epochs"]
+    assert epochs >= 1 and f"{epochs} epoch(s) fit in about 0.05 minutes" in captured.err
+    assert json.loads(captured.out)["epochs"] == epochs
+    assert main(["train", "gan", "--minutes", "0", "--out", str(tmp_path / "x")]) == 1

@@ -161,3 +161,17 @@ def test_snapshots_survive_an_interrupted_run(tmp_path):
     assert [s for s, _ in part.snapshots] == [0, 1, 2, 3, 4]
     assert [s for s, _ in resumed.snapshots] == [s for s, _ in whole.snapshots]
     assert torch.allclose(resumed.snapshots[-1][1], whole.snapshots[-1][1])
+
+
+def test_default_steps_and_the_epochs_that_fit_in_a_time_budget():
+    splits = data.load_splits("mnist", device="cpu")
+    settings = recipes.gan_settings("smoke", width=4, latent_size=8, train_size=640)
+    seconds = recipes.seconds_per_step("gan", settings, splits, steps=3)
+    assert seconds > 0
+    few = recipes.epochs_for_minutes("gan", settings, splits, 1e-6)
+    many = recipes.epochs_for_minutes("gan", settings, splits, 10.0)
+    assert few == 1 and many > few
+    with pytest.raises(ValueError, match="unknown model"):
+        recipes.default_step("flow", settings)
+    with pytest.raises(ValueError, match="minutes must be positive"):
+        recipes.epochs_for_minutes("gan", settings, splits, 0)
