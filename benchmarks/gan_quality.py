@@ -139,8 +139,7 @@ def main() -> None:
     results = {}
     for name, model in (("package DCGAN", ours.model.eval()), ("tutorial DCGAN", baseline)):
         generator = torch.Generator().manual_seed(evaluation.EVALUATION_SEED)
-        samples = torch.cat([model.sample(min(1000, args.samples - i), generator)
-                             for i in range(0, args.samples, 1000)])
+        samples = metrics.sample_in_batches(model, args.samples, generator)
         results[name] = metrics.sample_quality(classifier.model, samples, test)
         r = results[name]
         print(f"  {name:15}: Fréchet distance {r['frechet_distance']:7.2f} | coverage "

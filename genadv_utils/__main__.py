@@ -23,7 +23,7 @@ import torch
 from . import recipes
 from .data import DataNotFoundError, load_splits
 from .evaluation import evaluate_run
-from .metrics import apply_in_batches
+from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES
 from .training import CheckpointError, NonFiniteLossError
 
@@ -145,8 +145,7 @@ def _sample(args: argparse.Namespace) -> None:
         raise UsageError(f"--n must be positive, got {args.n}")
     model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
     generator = torch.Generator().manual_seed(args.seed)
-    _save_images(args.out, torch.cat([model.sample(min(1000, args.n - i), generator)
-                                      for i in range(0, args.n, 1000)]))
+    _save_images(args.out, sample_in_batches(model, args.n, generator))
 
 
 def _run_dir(path: Path) -> Path:

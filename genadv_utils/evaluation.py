@@ -107,6 +107,15 @@ def reference_classifier(dataset: str, progress: bool | str = True) -> recipes.T
                                     progress=progress)
 
 
+def _classifier_for(trained: recipes.Trained,
+                    classifier: recipes.Trained | None) -> recipes.Trained:
+    """``classifier``, or else the :func:`reference_classifier` of the run's dataset."""
+    if classifier is not None:
+        return classifier
+    dataset = json.loads((trained.folder / SETTINGS).read_text())["dataset"]
+    return reference_classifier(dataset)
+
+
 def evaluate_generator(trained: recipes.Trained, name: str, *,
                        classifier: recipes.Trained | None = None, samples: int = 10_000,
                        test_size: int | None = None) -> dict[str, Any]:
@@ -114,14 +123,13 @@ def evaluate_generator(trained: recipes.Trained, name: str, *,
     (seed :data:`EVALUATION_SEED`) against the first ``test_size`` test images, in the
     features of ``classifier`` (default: :func:`reference_classifier`). See
     :func:`~genadv_utils.metrics.sample_quality`. Kept in the run folder once computed."""
-    settings, test, model = _test_set(trained, test_size)
-    classifier = classifier or reference_classifier(settings["dataset"])
+    _, test, model = _test_set(trained, test_size)
+    classifier = _classifier_for(trained, classifier)
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
         generator = torch.Generator(device=test.images.device).manual_seed(EVALUATION_SEED)
-        images = torch.cat([model.sample(min(1000, samples - i), generator)
-                            for i in range(0, samples, 1000)])
+        images = metrics.sample_in_batches(model, samples, generator)
         return metrics.sample_quality(net, images, test.images)
 
     key = {"metric": "samples", "samples": samples, "test_images": len(test),
@@ -143,8 +151,8 @@ def reconstruction_quality(trained: recipes.Trained, *,
     (through ``model.reconstruct``): pixel MSE, sharpness of the reconstructions (and of the
     originals, for reference), and the share that keep their class under ``classifier``
     (default: :func:`reference_classifier`). Kept in the run folder once computed."""
-    settings, test, model = _test_set(trained, test_size)
-    classifier = classifier or reference_classifier(settings["dataset"])
+    _, test, model = _test_set(trained, test_size)
+    classifier = _classifier_for(trained, classifier)
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
@@ -162,8 +170,7 @@ def reconstruction_quality(trained: recipes.Trained, *,
 def evaluate_vaegan(trained: recipes.Trained, *, classifier: recipes.Trained | None = None,
                     samples: int = 10_000, test_size: int | None = None) -> dict[str, Any]:
     """:func:`evaluate_generator` and :func:`reconstruction_quality` of a VAE-GAN run."""
-    settings = json.loads((trained.folder / SETTINGS).read_text())
-    classifier = classifier or reference_classifier(settings["dataset"])
+    classifier = _classifier_for(trained, classifier)  # resolved once for both parts
     return {**evaluate_generator(trained, "vaegan", classifier=classifier, samples=samples,
                                  test_size=test_size),
             **reconstruction_quality(trained, classifier=classifier, test_size=test_size)}

@@ -47,6 +47,17 @@ def apply_in_batches(model: Denoiser, images: torch.Tensor, batch_size: int = 10
     return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
+@torch.no_grad()
+def sample_in_batches(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
+                      batch_size: int = 1000) -> torch.Tensor:
+    """``n`` images from ``model.sample`` drawn ``batch_size`` at a time (one ``generator``
+    throughout, so the draw depends only on its seed)."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    return torch.cat([model.sample(min(batch_size, n - i), generator)
+                      for i in range(0, n, batch_size)])
+
+
 def residual_by_class(estimate: torch.Tensor, clean: torch.Tensor,
                       labels: torch.Tensor) -> torch.Tensor:
     r"""Mean absolute residual image $\frac{1}{N_c} \sum_{i: y_i = c} |\hat{x}_i - x_i|$ for each

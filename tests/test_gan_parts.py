@@ -175,3 +175,13 @@ def test_default_steps_and_the_epochs_that_fit_in_a_time_budget():
         recipes.default_step("flow", settings)
     with pytest.raises(ValueError, match="minutes must be positive"):
         recipes.epochs_for_minutes("gan", settings, splits, 0)
+
+
+def test_sample_in_batches_is_seeded_and_draws_n_images():
+    gan = models.GAN(latent_size=8, width=4).eval()
+    first = metrics.sample_in_batches(gan, 7, torch.Generator().manual_seed(5), batch_size=3)
+    again = metrics.sample_in_batches(gan, 7, torch.Generator().manual_seed(5), batch_size=3)
+    assert first.shape == (7, 1, 28, 28) and torch.equal(first, again)
+    assert not torch.equal(first[0], first[3])  # each batch draws fresh noise
+    with pytest.raises(ValueError, match="positive"):
+        metrics.sample_in_batches(gan, 0)
