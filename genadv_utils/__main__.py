@@ -136,8 +136,7 @@ def _save_images(path: Path, images: torch.Tensor) -> None:
 def _reconstruct(args: argparse.Namespace) -> None:
     images = _read_images(args.input)
     model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
-    apply = model if args.model == "dae" else model.reconstruct
-    _save_images(args.out, apply_in_batches(apply, images))
+    _save_images(args.out, apply_in_batches(model.reconstruct, images))
 
 
 def _sample(args: argparse.Namespace) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import metrics, recipes
-from .data import ImageSet, load_splits
+from .data import ImageSet, Splits, load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .runtime import seed_everything
 from .training import SETTINGS
@@ -147,8 +147,8 @@ def evaluate_gan(trained: recipes.Trained, **options: Any) -> dict[str, Any]:
 def reconstruction_quality(trained: recipes.Trained, *,
                            classifier: recipes.Trained | None = None,
                            test_size: int | None = None) -> dict[str, Any]:
-    """How faithfully a VAE or VAE-GAN run reconstructs the first ``test_size`` test images
-    (through ``model.reconstruct``): pixel MSE, sharpness of the reconstructions (and of the
+    """How faithfully an autoencoder run (DAE, VAE or VAE-GAN) reconstructs the first
+    ``test_size`` clean test images (through ``model.reconstruct``): pixel MSE, sharpness of the reconstructions (and of the
     originals, for reference), and the share that keep their class under ``classifier``
     (default: :func:`reference_classifier`). Kept in the run folder once computed."""
     _, test, model = _test_set(trained, test_size)
@@ -198,3 +198,57 @@ def evaluate_run(folder: Path, *, test_size: int | None = None,
         return evaluate_vaegan(recipes.load_vaegan(folder), test_size=test_size,
                                classifier=classifier)
     raise ValueError(f"{folder} holds a {name!r} run, which cannot be evaluated yet")
+
+
+def compare(runs: Mapping[str, recipes.Trained], *, classifier: recipes.Trained,
+            samples: int = 10_000, test_size: int | None = None) -> dict[str, dict[str, Any]]:
+    """Every run of ``runs`` (label -> finished run) measured the same way: training time and
+    parameter count; for models that sample, :func:`evaluate_generator`; for models that
+    reconstruct, :func:`reconstruction_quality`. All in ``classifier``'s features."""
+    results = {}
+    for label, trained in runs.items():
+        name = json.loads((trained.folder / SETTINGS).read_text())["name"]
+        row: dict[str, Any] = {"model": name, "train_seconds": trained.history.seconds,
+                               "parameters": sum(p.numel() for p in trained.model.parameters())}
+        if hasattr(trained.model, "sample"):
+            row.update(evaluate_generator(trained, name, classifier=classifier,
+                                          samples=samples, test_size=test_size))
+        if hasattr(trained.model, "reconstruct"):
+            row.update(reconstruction_quality(trained, classifier=classifier,
+                                              test_size=test_size))
+        results[label] = row
+    return results
+
+
+def sanity_sets(splits: Splits, n: int, seed: int = EVALUATION_SEED) -> dict[str, torch.Tensor]:
+    """Image sets whose sample metrics we can predict, to check the yardstick: ``n`` real
+    training images (a perfect generator), the same images blurred by a 3×3 box filter,
+    uniform noise, and ``n`` training images of one class only (a collapsed generator)."""
+    train = splits.train
+    if not 0 < n <= len(train):
+        raise ValueError(f"n must be between 1 and {len(train)}, got {n}")
+    real = train.images[:n]
+    blurred = torch.nn.functional.avg_pool2d(real, 3, stride=1, padding=1,
+                                             count_include_pad=False)
+    generator = torch.Generator(device=real.device).manual_seed(seed)
+    noise = torch.rand(real.shape, generator=generator, device=real.device)
+    ones = train.images[train.labels == 1]
+    one_class = ones[torch.arange(n, device=ones.device) % len(ones)]
+    return {"training images": real, "blurred training images": blurred,
+            "uniform noise": noise, "one class only": one_class}
+
+
+def sanity_checks(classifier: recipes.Trained, splits: Splits, *, n: int = 10_000,
+                  test_size: int | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`~genadv_utils.metrics.sample_quality` of each of :func:`sanity_sets` against the
+    first ``test_size`` test images. Kept in the classifier's run folder once computed."""
+    test = splits.test.subset(test_size)
+    net = classifier.model.to(test.images.device).eval()
+
+    def compute() -> dict[str, Any]:
+        return {name: metrics.sample_quality(net, images, test.images)
+                for name, images in sanity_sets(splits, n).items()}
+
+    key = {"metric": "sanity", "n": n, "test_images": len(test), "seed": EVALUATION_SEED,
+           "dataset": splits.name}
+    return cached(classifier.folder, key, compute)

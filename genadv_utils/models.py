@@ -108,6 +108,12 @@ class DenoisingAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        r"""$\hat{x}$ in $[0, 1]$ for images $x$ (noisy or clean), without gradients: the same
+        call as the other autoencoders' ``reconstruct``."""
+        return self(x)
+
 
 class ConvVAE(nn.Module):
     r"""A convolutional variational autoencoder (Kingma & Welling 2014).

@@ -434,3 +434,27 @@ def _offline_player(html: str) -> str:
     for icon, symbol in _PLAYER_ICONS.items():
         html = html.replace(f'<i class="{icon}"></i>', symbol)
     return html
+
+
+@_styled
+def plot_points(points: Mapping[str, tuple[float, float]], *, xlabel: str, ylabel: str,
+                title: str | None = None, reference: tuple[str, float] | None = None,
+                ax: Axes | None = None) -> Figure:
+    """Named points in a plane, each labelled beside its marker, e.g. models placed by two
+    metrics; ``reference`` = (label, y) draws a dotted horizontal line, e.g. the real data's
+    value."""
+    fig, ax = _panel(ax, (5.5, 4.0))
+    for i, (name, (x, y)) in enumerate(points.items()):
+        ax.scatter([x], [y], s=60, color=f"C{i}", zorder=3)
+        ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", color=f"C{i}",
+                    fontweight="bold")
+    if reference is not None:
+        label, y = reference
+        ax.axhline(y, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), xytext=(0, 4),
+                    textcoords="offset points", color="grey", fontsize=8)
+    ax.margins(0.25)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return fig
