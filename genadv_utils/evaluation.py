@@ -232,8 +232,8 @@ def sanity_sets(splits: Splits, n: int, seed: int = EVALUATION_SEED) -> dict[str
                                              count_include_pad=False)
     generator = torch.Generator(device=real.device).manual_seed(seed)
     noise = torch.rand(real.shape, generator=generator, device=real.device)
-    ones = train.images[train.labels == 1]
-    one_class = ones[torch.arange(n, device=ones.device) % len(ones)]
+    ones = train.of_class(1).images
+    one_class = ones[torch.arange(n, device=ones.device) % len(ones)]  # repeated if needed
     return {"training images": real, "blurred training images": blurred,
             "uniform noise": noise, "one class only": one_class}
 

@@ -206,7 +206,8 @@ def heatmap_rows(rows: Mapping[str, Images], *, col_labels: Sequence[str] | None
 
 def table(rows: Mapping[str, Mapping[str, float | str]], *, digits: int = 4) -> Any:
     """A results table (``{row: {column: value}}``) that renders in notebooks and the book;
-    numbers get ``digits`` significant digits, strings are shown as they are."""
+    numbers get ``digits`` significant digits (integers and large numbers are shown in full),
+    strings are shown as they are."""
     from IPython.display import Markdown  # only needed where the table is displayed
 
     columns = list(dict.fromkeys(c for values in rows.values() for c in values))
@@ -218,7 +219,13 @@ def table(rows: Mapping[str, Mapping[str, float | str]], *, digits: int = 4) -> 
 
 
 def _cell(value: float | str, digits: int) -> str:
-    return value if isinstance(value, str) else f"{value:.{digits}g}"
+    """Strings as they are, integers in full (``1,234``), other numbers with ``digits``
+    significant digits, but never in scientific notation when they are large."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) or abs(value) >= 10 ** digits:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
 
 
 _SPHINX_ROLE = re.compile(r":(?:class|func|meth|data|attr|mod):`~?(?:[\w.]*\.)?([\w]+)`")
@@ -439,14 +446,15 @@ def _offline_player(html: str) -> str:
 @_styled
 def plot_points(points: Mapping[str, tuple[float, float]], *, xlabel: str, ylabel: str,
                 title: str | None = None, reference: tuple[str, float] | None = None,
-                ax: Axes | None = None) -> Figure:
+                colors: Mapping[str, str] | None = None, ax: Axes | None = None) -> Figure:
     """Named points in a plane, each labelled beside its marker, e.g. models placed by two
     metrics; ``reference`` = (label, y) draws a dotted horizontal line, e.g. the real data's
-    value."""
+    value. ``colors`` (name -> colour) keeps a model's colour the same across panels."""
     fig, ax = _panel(ax, (5.5, 4.0))
     for i, (name, (x, y)) in enumerate(points.items()):
-        ax.scatter([x], [y], s=60, color=f"C{i}", zorder=3)
-        ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", color=f"C{i}",
+        color = (colors or {}).get(name, f"C{i}")
+        ax.scatter([x], [y], s=60, color=color, zorder=3)
+        ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", color=color,
                     fontweight="bold")
     if reference is not None:
         label, y = reference

@@ -103,6 +103,8 @@ def test_table_source_and_doc_render_for_notebooks():
     md = plotting.table({"a": {"x": 1.23456, "y": "text"}, "b": {"x": 2.0}}, digits=3).data
     assert md.splitlines()[0] == "| | x | y |"
     assert "| a | 1.23 | text |" in md and "| b | 2 |  |" in md
+    big = plotting.table({"r": {"n": 1_234_567, "s": 2345.6, "f": 0.000123}}, digits=3).data
+    assert "| r | 1,234,567 | 2,346 | 0.000123 |" in big
     assert "def smooth" in plotting.show_source(plotting.smooth).data
     assert "Moving average" in plotting.show_doc(plotting.smooth).data
 
@@ -120,3 +122,14 @@ def test_heatmap_rows_share_one_scale_and_check_their_labels():
 def test_docstrings_lose_their_sphinx_markup_in_the_notebook():
     text = "A :class:`DCGANGenerator`, :func:`~genadv_utils.training.fit` and ``x``."
     assert plotting.docstring_markdown(text) == "A `DCGANGenerator`, `fit` and `x`."
+
+
+def test_points_are_labelled_with_one_colour_per_name():
+    fig = plotting.plot_points({"a": (1.0, 2.0), "b": (3.0, 0.5)}, xlabel="x", ylabel="y",
+                               reference=("real", 1.0), colors={"b": "red"})
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:2] == ["a", "b"] and "real" in texts
+    assert ax.texts[1].get_color() == "red"
+    assert [tuple(c.get_offsets()[0]) for c in ax.collections] == [(1.0, 2.0), (3.0, 0.5)]
+    renders(fig)

@@ -1,0 +1,75 @@
+"""The comparison chapter's tools: the metrics' sanity checks rank sets whose answer we know,
+and `evaluation.compare` measures each model by what it can do."""
+
+import json
+
+import pytest
+import torch
+
+from genadv_utils import data, evaluation, recipes
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load_splits("mnist", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def classifier(splits):
+    settings = recipes.classifier_settings("smoke", train_size=10_000, epochs=2)
+    return recipes.train_classifier(settings, splits, progress=False)
+
+
+def test_sanity_sets_are_what_they_say(splits):
+    sets = evaluation.sanity_sets(splits, 300)
+    assert list(sets) == ["training images", "blurred training images", "uniform noise",
+                          "one class only"]
+    assert all(images.shape == (300, 1, 28, 28) for images in sets.values())
+    assert torch.equal(sets["training images"], splits.train.images[:300])
+    blurred, real = sets["blurred training images"], sets["training images"]
+    assert blurred.mean() == pytest.approx(real.mean().item(), rel=0.05)
+    assert blurred.sub(real).abs().mean() > 0.01
+    assert 0 <= sets["uniform noise"].min() and sets["uniform noise"].max() <= 1
+    ones = splits.train.of_class(1).images
+    assert torch.equal(sets["one class only"], ones[:300])
+    assert torch.equal(evaluation.sanity_sets(splits, 300)["uniform noise"],
+                       sets["uniform noise"])
+    with pytest.raises(ValueError, match="n must be between"):
+        evaluation.sanity_sets(splits, 0)
+
+
+def test_sanity_checks_rank_the_known_sets_and_are_cached(splits, classifier):
+    checks = evaluation.sanity_checks(classifier, splits, n=1000, test_size=1000)
+    fd = {name: s["frechet_distance"] for name, s in checks.items()}
+    assert fd["training images"] < fd["blurred training images"] < fd["one class only"]
+    assert fd["uniform noise"] > 10 * fd["training images"]
+    assert checks["uniform noise"]["coverage"] < 0.05
+    assert checks["one class only"]["recall"] < 0.5 * checks["training images"]["recall"]
+    assert checks["one class only"]["classifier_score"] < 2
+    saved = json.loads((classifier.folder / evaluation.CACHE).read_text())
+    assert any('"sanity"' in key for key in saved)
+    assert evaluation.sanity_checks(classifier, splits, n=1000, test_size=1000) == checks
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    dae = recipes.train_dae(recipes.dae_settings("smoke", code_size=8, width=8, epochs=1,
+                                                 train_size=512),
+                            run_dir=root / "dae", progress=False)
+    gan = recipes.train_gan(recipes.gan_settings("smoke", width=8, epochs=1, train_size=512),
+                            run_dir=root / "gan", progress=False)
+    return {"DAE": dae, "GAN": gan}
+
+
+def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, classifier):
+    scores = evaluation.compare(tiny_runs, classifier=classifier, samples=300,
+                                test_size=300)
+    dae, gan = scores["DAE"], scores["GAN"]
+    assert dae["model"] == "dae" and gan["model"] == "gan"
+    assert "reconstruction_mse" in dae and "frechet_distance" not in dae
+    assert "frechet_distance" in gan and "reconstruction_mse" not in gan
+    for label, run in tiny_runs.items():
+        assert scores[label]["train_seconds"] == run.history.seconds > 0
+        assert scores[label]["parameters"] == sum(p.numel() for p in run.model.parameters())
+    assert 0 < dae["reconstruction_mse"] < 0.2 and 0 <= dae["reconstruction_class_kept"] <= 1
