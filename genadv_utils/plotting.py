@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from html import escape
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import wraps
@@ -405,11 +406,13 @@ def plot_histogram(values: Images, *, bins: int = 50, xlabel: str, title: str | 
 
 @_styled
 def animate_grids(grids: Sequence[Images], titles: Sequence[str] | None = None, *,
-                  nrow: int = 8, interval_ms: int = 400) -> Any:
+                  nrow: int = 8, interval_ms: int = 400,
+                  alt: str = "Animation of image grids, one frame per step") -> Any:
     """A play/pause animation of image grids (e.g. fixed-noise samples during training).
 
     Rendered as self-contained JavaScript and embedded PNG frames (``to_jshtml``): it plays in
-    a static web page, offline, without ffmpeg. Returns an ``IPython.display.HTML`` object.
+    a static web page, offline, without ffmpeg. ``alt`` describes it to screen readers.
+    Returns an ``IPython.display.HTML`` object.
     """
     from IPython.display import HTML  # only needed where the animation is displayed
 
@@ -432,12 +435,14 @@ def animate_grids(grids: Sequence[Images], titles: Sequence[str] | None = None, 
             return [image, heading]
 
         anim = FuncAnimation(fig, draw, frames=len(frames), interval=interval_ms, blit=False)
-        return HTML(_offline_player(anim.to_jshtml(default_mode="loop")))
+        return HTML(_offline_player(anim.to_jshtml(default_mode="loop"), alt))
 
 
-def _offline_player(html: str) -> str:
-    """The animation's HTML without its only external resource (the icon font)."""
+def _offline_player(html: str, alt: str) -> str:
+    """The animation's HTML without its only external resource (the icon font), and with
+    ``alt`` text on its frame."""
     html = _FONT_AWESOME_LINK.sub("", html)
+    html = html.replace("<img id=", f'<img alt="{escape(alt)}" id=', 1)
     for icon, symbol in _PLAYER_ICONS.items():
         html = html.replace(f'<i class="{icon}"></i>', symbol)
     return html

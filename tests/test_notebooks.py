@@ -89,3 +89,19 @@ def test_notebook_parameters_match_the_recipe_profiles(chapter):
             assert values["sizes"][profile][key] == value, (profile, key)
     for name, field in {**fields, "dataset": "dataset", "seed": "seed"}.items():
         assert values[name] == getattr(defaults, field), name
+
+
+def _parameters(chapter):
+    nb = nbformat.read(ROOT / f"notebooks/{chapter}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value)
+            for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
+
+
+def test_comparison_chapter_measures_like_chapter_4():
+    """Chapter 5 reuses chapter 4's cached sample metrics only if it asks for the same sizes."""
+    comparison, vaegan = _parameters("05_comparison"), _parameters("04_vae_gan")
+    for profile in ("default", "smoke"):
+        for key in ("samples", "test_size"):
+            assert comparison["sizes"][profile][key] == vaegan["sizes"][profile][key]
+    assert comparison["dataset"] == vaegan["dataset"]

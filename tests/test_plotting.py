@@ -93,6 +93,7 @@ def test_animation_embeds_every_frame_as_offline_html():
     html = plotting.animate_grids(grids, titles=["a", "b", "c"], nrow=2).data
     assert "<script" in html and "cdn" not in html.lower()
     assert html.count("data:image/png;base64") == 3
+    assert '<img alt="Animation of image grids, one frame per step" id=' in html
     with pytest.raises(ValueError, match="titles"):
         plotting.animate_grids(grids, titles=["a"])
     with pytest.raises(ValueError, match="no grids"):

@@ -12,6 +12,10 @@ The few most recently used cache folders are kept, so switching profiles back an
 A live progress bar redraws itself hundreds of times; a static page would show every redraw.
 The extension sets ``GENADV_PROGRESS=epochs`` for the kernels the build starts, so training
 prints one summary line per epoch instead (see :func:`genadv_utils.training.fit`).
+
+Jupyter Book 1 registers sphinx-thebe's inline configuration script twice; the second
+``const THEBE_JS_URL`` is a JavaScript error on every page. The extension drops repeated
+scripts from each page.
 """
 
 from __future__ import annotations
@@ -66,8 +70,20 @@ def _key_the_cache(app, config) -> None:
     config.nb_execution_cache_path = str(current)
 
 
+def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None:
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {})
+        key = (str(getattr(script, "filename", script)), tuple(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    context["script_files"] = kept
+
+
 def setup(app):
     os.environ.setdefault("GENADV_PROGRESS", "epochs")
+    app.connect("html-page-context", _drop_repeated_scripts)
     app.add_config_value("genadv_build_key", "", "env")
     app.connect("config-inited", _key_the_cache)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,257 @@
+"""The built website, opened in headless Chromium the way a reader sees it.
+
+Run by ``.ci/run`` after the smoke-profile book build (``pytest .ci/test_browser.py``). For every
+page in ``_toc.yml`` it checks that the equations rendered (MathJax output present, no raw TeX
+left), every image loaded, the animation player works where the chapter has one, the Colab
+button opens that page's own notebook, the browser logged no JavaScript errors (except
+:data:`KNOWN_HARMLESS`), and every internal link resolves. It saves a full-page screenshot of
+each page into ``_build/screenshots`` (``GENADV_SCREENSHOTS`` overrides), which CI keeps.
+
+Chromium and its driver come from Debian (``chromium``, ``chromium-driver``); nothing is
+downloaded. ``GENADV_SITE`` points at another built site than ``_build/html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = Path(os.environ.get("GENADV_SITE", ROOT / "_build" / "html"))
+SHOTS = Path(os.environ.get("GENADV_SCREENSHOTS", ROOT / "_build" / "screenshots"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--window-size=1280,900"]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+KNOWN_HARMLESS: list[str] = []
+"""Substrings of console errors that are expected and do no harm (none so far)."""
+
+RAW_TEX = re.compile(r"\\(frac|mathbb|mathcal|mathrm|operatorname|sum|log|left|right|begin"
+                     r"|sigma|mu|theta|phi|lVert|quad)\b|\$\$")
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for p in toc.get("parts", []) for c in p["chapters"]]
+
+
+PAGES = toc_files()
+CHAPTERS = [doc for doc in PAGES if doc.startswith("notebooks/")]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The built site over HTTP on a free local port."""
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built site at {SITE}: run `jupyter-book build --all .` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _open(browser, url: str) -> dict:
+    """Load ``url``, wait for MathJax to finish typesetting, and return the page's facts."""
+    browser.get(url)
+    browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const wait = () => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+            ? MathJax.startup.promise.then(() => done(true), () => done(false))
+            : done(null);
+        if (document.readyState === "complete") wait();
+        else window.addEventListener("load", wait);
+    """)
+    return browser.execute_script("""
+        const math = Array.from(document.querySelectorAll("div.math, span.math"));
+        const text = document.querySelector("main") || document.body;
+        const copy = text.cloneNode(true);
+        copy.querySelectorAll("pre, code, script, style, mjx-container, textarea")
+            .forEach(e => e.remove());
+        return {
+            math: math.length,
+            untypeset: math.filter(e => !e.querySelector("mjx-container")).length,
+            typeset: document.querySelectorAll("mjx-container").length,
+            text: copy.textContent,
+            images: Array.from(document.images).map(i => ({
+                src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
+                alt: i.getAttribute("alt"),
+                caption: i.closest("figure")?.querySelector("figcaption")?.textContent
+                    ?? null})),
+            links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
+            colab: Array.from(document.querySelectorAll("a[href*='colab.research.google']"))
+                .map(a => a.href),
+            animations: document.querySelectorAll("div.animation").length,
+            previous: (document.querySelector("a.left-prev") || {}).href || null,
+            next: (document.querySelector("a.right-next") || {}).href || null,
+        };
+    """)
+
+
+@pytest.fixture(scope="module")
+def pages(server, browser) -> dict[str, dict]:
+    """Every page's facts, with its console errors, and its full-page screenshot saved."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    facts = {}
+    for doc in PAGES:
+        browser.get_log("browser")  # drop what earlier pages logged
+        page = _open(browser, f"{server}/{doc}.html")
+        page["errors"] = [e["message"] for e in browser.get_log("browser")
+                          if e["level"] == "SEVERE"]
+        _screenshot(browser, SHOTS / f"{doc.replace('/', '_')}.png")
+        facts[doc] = page
+    return facts
+
+
+def _screenshot(browser, path: Path) -> None:
+    """The whole page, not just the window, through the DevTools protocol."""
+    size = browser.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_equations_are_typeset_and_no_raw_tex_is_left(pages, doc):
+    page = pages[doc]
+    assert page["untypeset"] == 0, f"{page['untypeset']} of {page['math']} equations not typeset"
+    if page["math"]:
+        assert page["typeset"] >= page["math"]
+    raw = sorted({m.group(0) for m in RAW_TEX.finditer(page["text"])})
+    assert not raw, f"raw TeX on the page: {raw}"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_every_image_loads_and_has_alt_text(pages, doc):
+    images = pages[doc]["images"]
+    broken = [i["src"][:120] for i in images if not i["ok"]]
+    assert not broken, f"images that did not load: {broken}"
+    unlabelled = [i["src"][:120] for i in images
+                  if not (i["alt"] or "").strip() or "_images/" in i["alt"]]
+    assert not unlabelled, f"images without alt text (or with their file name as alt): {unlabelled}"
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_chapter_figures_are_shown_with_captions(pages, doc):
+    figures = [i for i in pages[doc]["images"] if "_images/" in i["src"]]
+    assert figures, "no figures on the page"
+    uncaptioned = [i["alt"] for i in figures if not (i["caption"] or "").strip()]
+    assert not uncaptioned, f"figures without a caption: {uncaptioned}"
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_animation_player_is_present_where_the_chapter_animates(pages, browser, server, doc):
+    animates = "animate_grids(" in (ROOT / f"{doc}.ipynb").read_text()
+    assert (pages[doc]["animations"] > 0) == animates
+    if not animates:
+        return
+    browser.get(f"{server}/{doc}.html")
+    moved = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const player = document.querySelector("div.animation");
+        const image = player.querySelector("img");
+        const before = image.src;
+        const step = Array.from(player.querySelectorAll("button"))
+            .find(b => (b.getAttribute("onclick") || "").includes("next_frame"));
+        step.click();
+        setTimeout(() => done([image.naturalWidth > 0, image.src !== before]), 300);
+    """)
+    assert moved == [True, True], "the animation's frame did not load or did not advance"
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_colab_button_opens_this_pages_notebook(pages, doc):
+    repository = urlsplit(CONFIG["repository"]["url"]).path.strip("/")
+    branch = CONFIG["repository"].get("branch", "main")
+    expected = (f"https://colab.research.google.com/github/{repository}/blob/{branch}/"
+                f"{doc}.ipynb")
+    assert pages[doc]["colab"] == [expected]
+    assert (ROOT / f"{doc}.ipynb").exists()
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_no_javascript_errors(pages, doc):
+    errors = [e for e in pages[doc]["errors"] if not any(k in e for k in KNOWN_HARMLESS)]
+    assert not errors, json.dumps(errors, indent=1)
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_internal_links_resolve(pages, server, doc):
+    broken = []
+    for link in pages[doc]["links"]:
+        if not link.startswith(server):
+            continue
+        url = urlsplit(link)
+        target = SITE / unquote(url.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            broken.append(link[len(server):])
+        elif url.fragment and target.suffix == ".html":
+            html = target.read_text(errors="replace")
+            if f'id="{unquote(url.fragment)}"' not in html:
+                broken.append(link[len(server):])
+    assert not broken, f"internal links that do not resolve: {sorted(set(broken))}"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_previous_and_next_follow_the_chapter_order(pages, server, doc):
+    i = PAGES.index(doc)
+    expected_previous = f"{server}/{PAGES[i - 1]}.html" if i > 0 else None
+    expected_next = f"{server}/{PAGES[i + 1]}.html" if i + 1 < len(PAGES) else None
+    page = pages[doc]
+    assert (page["previous"], page["next"]) == (expected_previous, expected_next)
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_citations_link_to_the_bibliography(pages, server, doc):
+    cites = len(re.findall(r"\{cite\}`", (ROOT / f"{doc}.ipynb").read_text()))
+    links = [u for u in pages[doc]["links"] if "/book/references.html#" in u]
+    assert len(links) >= cites, f"{cites} citations but {len(links)} bibliography links"
+
+
+def test_every_page_has_a_full_page_screenshot(pages):
+    for doc in PAGES:
+        shot = SHOTS / f"{doc.replace('/', '_')}.png"
+        assert shot.stat().st_size > 10_000, shot
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
