@@ -8,6 +8,7 @@ Figures have an opaque white background, so they stay readable in a dark page th
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from html import escape
@@ -471,3 +472,16 @@ def plot_points(points: Mapping[str, tuple[float, float]], *, xlabel: str, ylabe
     if title:
         ax.set_title(title)
     return fig
+
+
+def html_image(fig: Figure, alt: str, width: str = "100%") -> Any:
+    """``fig`` as an ``IPython.display.HTML`` ``<img>`` with embedded PNG and ``alt`` text: a
+    figure that other pages can paste (with myst-nb's ``glue``) and that screen readers can
+    describe."""
+    from IPython.display import HTML  # only needed where the image is displayed
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=STYLE["figure.dpi"], bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return HTML(f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}" '
+                f'style="width: {escape(width)}; max-width: 100%">')

@@ -134,3 +134,10 @@ def test_points_are_labelled_with_one_colour_per_name():
     assert ax.texts[1].get_color() == "red"
     assert [tuple(c.get_offsets()[0]) for c in ax.collections] == [(1.0, 2.0), (3.0, 0.5)]
     renders(fig)
+
+
+def test_html_image_embeds_the_png_with_alt_text():
+    fig = plotting.show_images(torch.rand(4, 1, 28, 28), nrow=4)
+    html = plotting.html_image(fig, alt='Four "random" images').data
+    assert html.startswith('<img src="data:image/png;base64,iVBOR')
+    assert 'alt="Four &quot;random&quot; images"' in html

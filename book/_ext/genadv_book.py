@@ -13,9 +13,9 @@ A live progress bar redraws itself hundreds of times; a static page would show e
 The extension sets ``GENADV_PROGRESS=epochs`` for the kernels the build starts, so training
 prints one summary line per epoch instead (see :func:`genadv_utils.training.fit`).
 
-Jupyter Book 1 registers sphinx-thebe's inline configuration script twice; the second
-``const THEBE_JS_URL`` is a JavaScript error on every page. The extension drops repeated
-scripts from each page.
+Sphinx 7 adds each inline script registered before the builder starts twice (once with the
+file name ``None``, once with ``""``); sphinx-thebe's ``const THEBE_JS_URL`` declared twice is a
+JavaScript error on every page. The extension drops repeated scripts from each page.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
     seen, kept = set(), []
     for script in context.get("script_files", []):
         attributes = getattr(script, "attributes", {})
-        key = (str(getattr(script, "filename", script)), tuple(sorted(attributes.items())))
+        filename = getattr(script, "filename", script) or ""  # None and "" both mean inline
+        key = (str(filename), tuple(sorted(attributes.items())))
         if key not in seen:
             seen.add(key)
             kept.append(script)
@@ -83,7 +84,7 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
 
 def setup(app):
     os.environ.setdefault("GENADV_PROGRESS", "epochs")
-    app.connect("html-page-context", _drop_repeated_scripts)
+    app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after the others
     app.add_config_value("genadv_build_key", "", "env")
     app.connect("config-inited", _key_the_cache)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
