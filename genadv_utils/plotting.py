@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import io
 import re
-from html import escape
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import wraps
+from html import escape
 from typing import Any
 
 import matplotlib as mpl

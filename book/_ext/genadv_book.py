@@ -16,6 +16,9 @@ prints one summary line per epoch instead (see :func:`genadv_utils.training.fit`
 Sphinx 7 adds each inline script registered before the builder starts twice (once with the
 file name ``None``, once with ``""``); sphinx-thebe's ``const THEBE_JS_URL`` declared twice is a
 JavaScript error on every page. The extension drops repeated scripts from each page.
+
+Figures have captions but no numbers: sphinx-jupyterbook-latex switches ``numfig`` on for every
+builder, which would number the figures across the whole book ("Fig. 50" in chapter 5).
 """
 
 from __future__ import annotations
@@ -82,9 +85,14 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = kept
 
 
+def _no_figure_numbers(app, config) -> None:
+    config.numfig = False
+
+
 def setup(app):
     os.environ.setdefault("GENADV_PROGRESS", "epochs")
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after the others
     app.add_config_value("genadv_build_key", "", "env")
     app.connect("config-inited", _key_the_cache)
+    app.connect("config-inited", _no_figure_numbers, priority=900)  # after jupyterbook-latex
     return {"parallel_read_safe": True, "parallel_write_safe": True}
