@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from check_site import toc_files  # .ci/, which pytest puts on the path for this file
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("GENADV_SITE", ROOT / "_build" / "html"))
@@ -43,11 +44,6 @@ KNOWN_HARMLESS: list[str] = []
 
 RAW_TEX = re.compile(r"\\(frac|mathbb|mathcal|mathrm|operatorname|sum|log|left|right|begin"
                      r"|sigma|mu|theta|phi|lVert|quad)\b|\$\$")
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [c["file"] for p in toc.get("parts", []) for c in p["chapters"]]
 
 
 PAGES = toc_files()

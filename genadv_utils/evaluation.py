@@ -27,11 +27,19 @@ DAE_TEST_NOISES = {"gaussian": 0.5, "salt-and-pepper": 0.5, "masking": 0.5}
 """Noises a DAE is evaluated on (besides the one it was trained with)."""
 
 
+def _saved_settings(folder: Path) -> dict[str, Any]:
+    """The settings a run folder was trained with (its ``name`` says which model)."""
+    path = folder / SETTINGS
+    if not path.exists():
+        raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
+    return json.loads(path.read_text())
+
+
 def _test_set(trained: recipes.Trained, test_size: int | None
               ) -> tuple[dict[str, Any], ImageSet, torch.nn.Module]:
     """The run's saved settings, the first ``test_size`` test images of its dataset (all when
     ``None``), and its model on their device in evaluation mode."""
-    settings = json.loads((trained.folder / SETTINGS).read_text())
+    settings = _saved_settings(trained.folder)
     test = load_splits(settings["dataset"]).test.subset(test_size)
     return settings, test, trained.model.to(test.images.device).eval()
 
@@ -112,8 +120,7 @@ def _classifier_for(trained: recipes.Trained,
     """``classifier``, or else the :func:`reference_classifier` of the run's dataset."""
     if classifier is not None:
         return classifier
-    dataset = json.loads((trained.folder / SETTINGS).read_text())["dataset"]
-    return reference_classifier(dataset)
+    return reference_classifier(_saved_settings(trained.folder)["dataset"])
 
 
 def evaluate_generator(trained: recipes.Trained, name: str, *,
@@ -148,9 +155,10 @@ def reconstruction_quality(trained: recipes.Trained, *,
                            classifier: recipes.Trained | None = None,
                            test_size: int | None = None) -> dict[str, Any]:
     """How faithfully an autoencoder run (DAE, VAE or VAE-GAN) reconstructs the first
-    ``test_size`` clean test images (through ``model.reconstruct``): pixel MSE, sharpness of the reconstructions (and of the
-    originals, for reference), and the share that keep their class under ``classifier``
-    (default: :func:`reference_classifier`). Kept in the run folder once computed."""
+    ``test_size`` clean test images (through ``model.reconstruct``): pixel MSE, sharpness of
+    the reconstructions (and of the originals, for reference), and the share that keep their
+    class under ``classifier`` (default: :func:`reference_classifier`). Kept in the run folder
+    once computed."""
     _, test, model = _test_set(trained, test_size)
     classifier = _classifier_for(trained, classifier)
     net = classifier.model.to(test.images.device).eval()
@@ -181,10 +189,7 @@ def evaluate_run(folder: Path, *, test_size: int | None = None,
     """Metrics of the finished run in ``folder``, whatever its model, on the first
     ``test_size`` test images (default: all); generators are measured in the features of
     ``classifier`` (default: :func:`reference_classifier`)."""
-    settings_file = folder / SETTINGS
-    if not settings_file.exists():
-        raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
-    name = json.loads(settings_file.read_text()).get("name")
+    name = _saved_settings(folder).get("name")
     if name == "dae":
         return evaluate_dae(recipes.load_dae(folder), test_size=test_size)
     if name == "classifier":
@@ -207,7 +212,7 @@ def compare(runs: Mapping[str, recipes.Trained], *, classifier: recipes.Trained,
     reconstruct, :func:`reconstruction_quality`. All in ``classifier``'s features."""
     results = {}
     for label, trained in runs.items():
-        name = json.loads((trained.folder / SETTINGS).read_text())["name"]
+        name = _saved_settings(trained.folder)["name"]
         row: dict[str, Any] = {"model": name, "train_seconds": trained.history.seconds,
                                "parameters": sum(p.numel() for p in trained.model.parameters())}
         if hasattr(trained.model, "sample"):

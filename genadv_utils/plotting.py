@@ -69,9 +69,14 @@ class NotebookFigure(Figure):
     """A figure that shows itself as a PNG when it is a notebook cell's value, without pyplot."""
 
     def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=STYLE["figure.dpi"], bbox_inches="tight")
-        return buffer.getvalue()
+        return _png(self)
+
+
+def _png(fig: Figure) -> bytes:
+    """The figure as PNG bytes, at the style's resolution and cropped to its content."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=STYLE["figure.dpi"], bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def _styled(draw: Any) -> Any:
@@ -480,8 +485,6 @@ def html_image(fig: Figure, alt: str, width: str = "100%") -> Any:
     describe."""
     from IPython.display import HTML  # only needed where the image is displayed
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=STYLE["figure.dpi"], bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = base64.b64encode(_png(fig)).decode("ascii")
     return HTML(f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}" '
                 f'style="width: {escape(width)}; max-width: 100%">')
