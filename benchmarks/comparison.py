@@ -47,13 +47,13 @@ def main() -> None:
     splits = data.load_splits("mnist", device="cpu")
     classifier = evaluation.reference_classifier("mnist", progress=False)
     runs = {
-        "DAE (ch. 1)": recipes.train_dae(recipes.dae_settings("default"), splits,
+        "DAE (ch. 1)": dae.train(dae.settings("default"), splits,
                                          progress=False),
-        "VAE (ch. 2)": recipes.train_vae(recipes.vae_settings("default"), splits,
+        "VAE (ch. 2)": vae.train(vae.settings("default"), splits,
                                          progress=False),
-        "GAN (ch. 3)": recipes.train_gan(recipes.gan_settings("default"), splits,
+        "GAN (ch. 3)": gan.train(gan.settings("default"), splits,
                                          progress=False),
-        "VAE-GAN (ch. 4)": recipes.train_vaegan(recipes.vaegan_settings("default"), splits,
+        "VAE-GAN (ch. 4)": vaegan.train(vaegan.settings("default"), splits,
                                                 progress=False),
     }
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "

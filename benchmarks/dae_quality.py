@@ -26,10 +26,10 @@ def main() -> None:
     parser.add_argument("--pca-images", type=int, default=20_000)
     args = parser.parse_args()
 
-    settings = recipes.dae_settings(args.profile)
+    settings = dae.settings(args.profile)
     splits = data.load_splits(settings.dataset)
     start = time.perf_counter()
-    dae = recipes.train_dae(settings, splits)
+    dae = dae.train(settings, splits)
     print(f"DAE: {settings}")
     print(f"  run {dae.folder} ({dae.history.seconds:.0f} s of training; "
           f"{time.perf_counter() - start:.0f} s to train or load here)")
@@ -37,7 +37,7 @@ def main() -> None:
     fitted = pca.fit_pca(splits.train.images[:args.pca_images])
     for kind, level in (("gaussian", 0.5), ("salt-and-pepper", 0.5)):
         val_noisy = noise.corrupt(splits.val.images, kind, level,
-                                  noise.seeded(recipes.VALIDATION_NOISE_SEED))
+                                  noise.seeded(dae.VALIDATION_NOISE_SEED))
         k, _ = pca.choose_k(fitted, val_noisy, splits.val.images, CANDIDATE_KS)
         sweep = metrics.noise_sweep({"pca": lambda x, k=k: pca.reconstruct(fitted, x, k),
                                      "dae": dae.model}, splits.test.images, kind, [level])

@@ -124,8 +124,8 @@ def main() -> None:
 
     splits = data.load_splits("mnist", device="cpu")
     classifier = evaluation.reference_classifier("mnist", progress=False)
-    settings = recipes.gan_settings("default")
-    ours = recipes.train_gan(settings, splits, progress=False)
+    settings = gan.settings("default")
+    ours = gan.train(settings, splits, progress=False)
     budget = ours.history.seconds
     print(f"package DCGAN: {settings}\n  trained for {budget:.0f} s ({settings.epochs} epochs)")
     start = time.perf_counter()

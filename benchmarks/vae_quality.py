@@ -82,8 +82,8 @@ def main() -> None:
 
     splits = data.load_splits("mnist", device="cpu")
     test = splits.test.images[:args.test_images]
-    settings = recipes.vae_settings("default")
-    ours = recipes.train_vae(settings, splits, progress=False)
+    settings = vae.settings("default")
+    ours = vae.train(settings, splits, progress=False)
     budget = ours.history.seconds
     print(f"package VAE: {settings}\n  trained for {budget:.0f} s ({settings.epochs} epochs)")
     baseline, epochs = train_example_for(budget, splits, settings.seed)

@@ -21,16 +21,16 @@ TARGET_CLASS_KEPT = 0.95
 def main() -> None:
     splits = data.load_splits("mnist", device="cpu")
     classifier = evaluation.reference_classifier("mnist", progress=False)
-    vae = recipes.train_vae(recipes.vae_settings("default"), splits, progress=False)
-    vaegan = recipes.train_vaegan(recipes.vaegan_settings("default"), splits, progress=False)
+    vae = vae.train(vae.settings("default"), splits, progress=False)
+    vaegan = vaegan.train(vaegan.settings("default"), splits, progress=False)
     print(f"VAE: {vae.folder.name}, {vae.history.seconds:.0f} s of training\n"
-          f"VAE-GAN: {recipes.vaegan_settings('default')}\n"
+          f"VAE-GAN: {vaegan.settings('default')}\n"
           f"  {vaegan.folder.name}, {vaegan.history.seconds:.0f} s of training\n"
           f"classifier: {classifier.folder.name}\n")
     scores = {
         "VAE": {**evaluation.evaluate_generator(vae, "vae", classifier=classifier),
                 **evaluation.reconstruction_quality(vae, classifier=classifier)},
-        "VAE-GAN": evaluation.evaluate_vaegan(vaegan, classifier=classifier),
+        "VAE-GAN": evaluation.evaluate(vaegan, classifier=classifier),
     }
     print(f"{'model':8} | {'Fréchet':>8} | {'coverage':>8} | {'precision':>9} | {'recall':>6} | "
           f"{'rec. MSE':>8} | {'sharpness':>9} | {'class kept':>10}")

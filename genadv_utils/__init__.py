@@ -1,18 +1,21 @@
 """Generative Adventures: the models, training loops, metrics and plots behind the notebooks.
 
-The notebooks teach; this package does the work. Modules, bottom to top (no import runs upward):
+The notebooks teach; this package does the work. One module per chapter, each read top to
+bottom (networks with their equations, settings and profiles, training step, recipe):
+``dae`` (chapter 1), ``vae`` (chapter 2), ``gan`` (chapter 3), ``vaegan`` (chapter 4, built on
+the two before) and ``classifier`` (the evaluation classifier of chapters 3 to 5).
 
-- ``runtime`` (device, seeding, profiles, folders), ``noise`` (corruptions), ``losses`` (VAE terms
-  in nats, adversarial losses), ``models`` (autoencoders, VAE, DCGAN, VAE-GAN, classifier), ``latent``
-  (paths and grids in a latent space), ``pca`` (the linear baseline);
-- ``data`` (datasets as in-memory tensors, batch iterator), ``training`` (progress, history,
-  checkpoints, snapshots, resume, ``train_or_load``);
-- ``metrics`` (MSE, PSNR, noise sweeps, likelihoods in nats, KL per latent dimension,
-  classifier-feature sample metrics, nearest training images, sharpness, class kept);
-- ``recipes`` (each chapter's settings, training step and train/load), ``evaluation``, and the
-  command line in ``__main__``.
+Below them, the shared plumbing: ``runtime`` (device, seeding, profiles, folders), ``data``
+(datasets as in-memory tensors, batch iterator), ``noise`` (corruptions), ``losses`` (VAE terms
+in nats, adversarial losses), ``blocks`` (shared network pieces and the prior noise), ``store``
+(run folders, run keys, the one reader and writer of a run's files), ``training`` (the loop:
+progress, history, checkpoints, snapshots, resume) and ``recipe`` (the record that each chapter
+fills in: settings → build → step → train/load).
 
-``plotting`` (figures in one style) stands apart: it imports none of the others.
+Above them: ``metrics`` (MSE, PSNR, likelihoods, classifier-feature sample metrics, …), ``latent``
+and ``pca``; ``registry`` (every recipe by name), ``evaluation`` (a run's test metrics, cached in
+its folder) and the command line in ``__main__``. ``plotting`` (figures in one style) and
+``display`` (tables, docstrings and source in the notebook) stand apart. No import runs upward.
 """
 
 __version__ = "0.1.0"

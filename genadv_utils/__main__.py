@@ -20,18 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import recipes
-from .data import DataNotFoundError, load_splits
-from .evaluation import evaluate_run
+from . import registry
+from .data import DataNotFoundError, load_splits, supported_datasets
+from .evaluation import REFERENCE, evaluate_run
 from .metrics import apply_in_batches, sample_in_batches
-from .runtime import PROFILES
-from .training import CheckpointError, NonFiniteLossError
-
-TRAINABLE = ("classifier", "dae", "vae", "gan", "vaegan")
-RECONSTRUCTS = ("dae", "vae", "vaegan")
-SAMPLES = ("vae", "gan", "vaegan")
-LOADERS = {"dae": recipes.load_dae, "vae": recipes.load_vae, "gan": recipes.load_gan,
-           "vaegan": recipes.load_vaegan}
+from .runtime import PROFILES, pick_device
+from .store import CheckpointError
+from .training import NonFiniteLossError
 
 
 class UsageError(ValueError):
@@ -47,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a model (or finish an interrupted run)",
                              description="Train a model; with no options, exactly what the "
                              "book's default profile trains, in the same run folder.")
-    train.add_argument("model", choices=TRAINABLE)
-    train.add_argument("--dataset", choices=("mnist", "fashion-mnist"))
+    train.add_argument("model", choices=registry.names())
+    train.add_argument("--dataset", choices=supported_datasets())
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="epochs (default: the profile's)")
     length.add_argument("--minutes", type=float, metavar="M",
@@ -59,13 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, metavar="RUN_DIR",
                        help="run folder (default: the one the notebooks use for these settings)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--device", help="cpu, cuda, mps, … (default: $GENADV_DEVICE, else "
+                       "CUDA, else MPS, else the CPU)")
 
     sample = verbs.add_parser("sample", help="draw images from a trained generative model",
                               description="Draw N images from a trained model and save them "
                               "as a float32 .npy array [N, 28, 28] in [0, 1] (for the VAE: "
                               "the decoder's Bernoulli means for z drawn from the prior; for "
                               "the GAN and the VAE-GAN: the generator's images of z drawn from N(0, I)).")
-    sample.add_argument("model", choices=SAMPLES)
+    sample.add_argument("model", choices=registry.names("sample"))
     sample.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     sample.add_argument("--n", type=int, required=True, help="number of images")
     sample.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
@@ -74,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     rec = verbs.add_parser("reconstruct", help="reconstruct (denoise) images with a trained model",
                            description="Read float images [N, 28, 28] in [0, 1] from a .npy file "
                            "and write the model's reconstructions, same shape, to another.")
-    rec.add_argument("model", choices=RECONSTRUCTS)
+    rec.add_argument("model", choices=registry.names("reconstruct"))
     rec.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     rec.add_argument("--input", type=Path, required=True, metavar="IN.npy")
     rec.add_argument("--out", type=Path, required=True, metavar="OUT.npy")
@@ -90,23 +87,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> None:
+    recipe = registry.get(args.model)
     overrides = {k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs),
                                    ("seed", args.seed)) if v is not None}
-    make_settings, train = {
-        "dae": (recipes.dae_settings, recipes.train_dae),
-        "classifier": (recipes.classifier_settings, recipes.train_classifier),
-        "vae": (recipes.vae_settings, recipes.train_vae),
-        "gan": (recipes.gan_settings, recipes.train_gan),
-        "vaegan": (recipes.vaegan_settings, recipes.train_vaegan),
-    }[args.model]
-    settings = make_settings(args.profile, **overrides)
+    settings = recipe.settings(args.profile, **overrides)
+    splits = load_splits(settings.dataset, device=pick_device(args.device))
     if args.minutes is not None:
-        splits = load_splits(settings.dataset)
-        epochs = recipes.epochs_for_minutes(args.model, settings, splits, args.minutes)
+        epochs = recipe.epochs_for_minutes(settings, splits, args.minutes)
         print(f"{args.model}: {epochs} epoch(s) fit in about {args.minutes:g} minutes here",
               file=sys.stderr)
         settings = replace(settings, epochs=epochs)
-    trained = train(settings, run_dir=args.out, progress=not args.quiet)
+    trained = recipe.train(settings, splits, run_dir=args.out, progress=not args.quiet)
     last = trained.history.epochs[-1]
     print(json.dumps({"run": str(trained.folder), "epochs": len(trained.history.epochs),
                       **{k: v for k, v in last.items() if k.startswith("val_")},
@@ -135,14 +126,14 @@ def _save_images(path: Path, images: torch.Tensor) -> None:
 
 def _reconstruct(args: argparse.Namespace) -> None:
     images = _read_images(args.input)
-    model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
+    model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
     _save_images(args.out, apply_in_batches(model.reconstruct, images))
 
 
 def _sample(args: argparse.Namespace) -> None:
     if args.n < 1:
         raise UsageError(f"--n must be positive, got {args.n}")
-    model = LOADERS[args.model](_run_dir(args.run), device="cpu").model
+    model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
     generator = torch.Generator().manual_seed(args.seed)
     _save_images(args.out, sample_in_batches(model, args.n, generator))
 
@@ -156,7 +147,7 @@ def _run_dir(path: Path) -> Path:
 def _evaluate(args: argparse.Namespace) -> None:
     if args.test_images is not None and args.test_images < 1:
         raise UsageError(f"--test-images must be positive, got {args.test_images}")
-    classifier = (recipes.load_classifier(_run_dir(args.classifier))
+    classifier = (REFERENCE.load(_run_dir(args.classifier))
                   if args.classifier is not None else None)
     print(json.dumps(evaluate_run(_run_dir(args.run), test_size=args.test_images,
                                   classifier=classifier), indent=2))

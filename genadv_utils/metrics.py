@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .blocks import in_batches
+from .classifier import accuracy  # noqa: F401  (defined with its model, offered here too)
 from .losses import bernoulli_nll, gaussian_kl, gaussian_log_density
 from .noise import corrupt, seeded
+from .vae import negative_elbo  # noqa: F401  (defined with its model, offered here too)
 
 Denoiser = Callable[[torch.Tensor], torch.Tensor]
 
@@ -41,10 +44,9 @@ def psnr(mean_squared_error: float, peak: float = 1.0) -> float:
     return 10.0 * math.log10(peak ** 2 / mean_squared_error)
 
 
-@torch.no_grad()
 def apply_in_batches(model: Denoiser, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """``model`` applied to ``images`` a batch at a time, without gradients."""
-    return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    return in_batches(model, images, batch_size)
 
 
 @torch.no_grad()
@@ -84,21 +86,6 @@ def noise_sweep(denoisers: dict[str, Denoiser], clean: torch.Tensor, kind: str,
         for name, denoise in denoisers.items():
             results[name].append(mse(apply_in_batches(denoise, noisy), clean))
     return results
-
-
-@torch.no_grad()
-def negative_elbo(model: torch.nn.Module, images: torch.Tensor,
-                  batch_size: int = 1000) -> dict[str, float]:
-    r"""Mean negative ELBO of a VAE over ``images`` in nats per image, split into the
-    reconstruction term and the KL term (one sample of $z$ per image)."""
-    rec, kl = [], []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size]
-        logits, mu, logvar = model(x)
-        rec.append(bernoulli_nll(logits, x))
-        kl.append(gaussian_kl(mu, logvar).sum(1))
-    r, k = torch.cat(rec).mean().item(), torch.cat(kl).mean().item()
-    return {"neg_elbo": r + k, "rec": r, "kl": k}
 
 
 @torch.no_grad()
@@ -150,13 +137,6 @@ def active_units(model: torch.nn.Module, images: torch.Tensor, threshold: float 
     means = torch.cat([model.encode(images[i:i + batch_size])[0]
                        for i in range(0, len(images), batch_size)])
     return int((means.var(0) > threshold).sum())
-
-
-@torch.no_grad()
-def accuracy(classifier: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of ``images`` whose predicted class is their label."""
-    predicted = apply_in_batches(classifier, images).argmax(1)
-    return (predicted == labels).float().mean().item()
 
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:

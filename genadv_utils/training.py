@@ -6,20 +6,18 @@ function ``step(state, batch) -> {"loss name": value}`` that the chapters show a
 
 - a ``tqdm`` progress bar with the live losses;
 - a per-epoch :class:`History` (training means, validation numbers, learning rates, seconds);
-- after every epoch an atomic checkpoint in the run folder (``checkpoint.pt`` + ``history.json``),
-  so an interrupted run resumes from its last complete epoch and ends with the same weights;
+- after every epoch a checkpoint in the run folder (written by :mod:`~genadv_utils.store`), so
+  an interrupted run resumes from its last complete epoch and ends with the same weights;
 - a clear stop when a loss becomes NaN or infinite;
 - optional *snapshots*: a fixed input rendered by the networks a few times during the first
   epoch and after every epoch (e.g. a generator's samples of one noise batch), kept with the
   checkpoint so a training animation survives interruption and caching.
 
-:func:`train_or_load` names the run folder after the run's settings, so a finished run with the
-same settings is loaded instead of retrained.
+:func:`train_or_load` trains a run into its folder, or just loads it when it is finished there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -37,27 +35,20 @@ from torch import nn
 
 from . import __version__
 from .data import Batches
-from .runtime import resolve_folder
+from .store import (CHECKPOINT, CheckpointError, History, claim, load_into, read_checkpoint,
+                    write_checkpoint)
 
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
     warnings.simplefilter("ignore")
     from tqdm.auto import tqdm
 
-RUNS_ENV = "GENADV_RUNS"
 PROGRESS_ENV = "GENADV_PROGRESS"
 PROGRESS_MODES = ("bar", "epochs", "off")
 """``bar``: a live progress bar (default); ``epochs``: one printed line per epoch, for logs
 and static pages; ``off``: silent. Chosen by ``$GENADV_PROGRESS`` or ``fit(progress=...)``."""
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.json"
-SETTINGS = "settings.json"
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Losses = Mapping[str, "float | torch.Tensor"]
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint or run folder that cannot be used; it is left untouched."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -84,82 +75,16 @@ class TrainState:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
+        """Load every network, optimiser and scheduler from a checkpoint's ``state``."""
         for part, owned in (("modules", self.modules), ("optimizers", self.optimizers),
                             ("schedulers", self.schedulers)):
-            saved = state[part]
-            if set(saved) != set(owned):
-                raise ValueError(f"{part}: checkpoint has {sorted(saved)}, "
-                                 f"this run has {sorted(owned)}")
-            for key, obj in owned.items():
-                obj.load_state_dict(saved[key])
+            load_into(path, owned, state[part])
 
 
 Step = Callable[[TrainState, Batch], Losses]
 Validate = Callable[[TrainState], Mapping[str, float]]
 Render = Callable[[TrainState], torch.Tensor]
-
-
-@dataclass
-class History:
-    """Per-epoch records (``train_*`` means, ``val_*`` numbers, ``lr_*``, ``seconds``), the
-    raw per-step losses, and the snapshots: ``(steps done, rendered tensor)`` pairs."""
-
-    epochs: list[dict[str, float]] = field(default_factory=list)
-    steps: list[dict[str, float]] = field(default_factory=list)
-    finished: bool = False
-    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
-
-    def series(self, key: str) -> list[float]:
-        """One number per epoch, e.g. ``history.series("val_mse")``."""
-        missing = [r["epoch"] for r in self.epochs if key not in r]
-        if missing:
-            known = sorted({k for r in self.epochs for k in r})
-            raise KeyError(f"{key!r} is not recorded (known: {', '.join(known)})")
-        return [r[key] for r in self.epochs]
-
-    @property
-    def seconds(self) -> float:
-        """Training time summed over the recorded epochs."""
-        return sum(r["seconds"] for r in self.epochs)
-
-    def to_json(self) -> str:
-        return json.dumps({"epochs": self.epochs, "steps": self.steps, "finished": self.finished})
-
-    @classmethod
-    def from_json(cls, text: str) -> History:
-        raw = json.loads(text)
-        return cls(raw["epochs"], raw["steps"], raw["finished"])
-
-
-def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """Where run folders live: ``root``, else ``$GENADV_RUNS``, else a per-user cache folder."""
-    return resolve_folder(root, RUNS_ENV, "runs")
-
-
-MODEL_SOURCES = ("data.py", "noise.py", "losses.py", "models.py", "recipes.py")
-"""The modules that decide what a trained model is; their source is part of a run's key."""
-
-
-def model_code_digest() -> str:
-    """A hash of :data:`MODEL_SOURCES`: editing a model, its data or its recipe changes it."""
-    digest = hashlib.sha256()
-    for name in MODEL_SOURCES:
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def run_folder(name: str, settings: Mapping[str, Any],
-               root: str | os.PathLike[str] | None = None) -> Path:
-    """The run folder for ``name`` with these settings: ``<root>/<name>-<hash>``.
-
-    The hash covers the settings, the package version and the source of the modules that
-    define a model (:func:`model_code_digest`), so a change to any of them starts a new run
-    rather than reloading a stale one.
-    """
-    key = json.dumps({"name": name, "settings": settings, "version": __version__,
-                      "code": model_code_digest()}, sort_keys=True)
-    return runs_root(root) / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 def _rng_state() -> dict[str, Any]:
@@ -183,22 +108,13 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a temporary file, then rename: a crash never leaves half a file at ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(run_dir: Path, state: TrainState, history: History, batches: Batches) -> None:
     """Save everything needed to resume after the last complete epoch."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     payload = {"state": state.state_dict(), "history": history.to_json(), "rng": _rng_state(),
                "batches": batches.state(), "version": __version__,
                "snapshots": {"steps": [s for s, _ in history.snapshots],
                              "tensors": [t for _, t in history.snapshots]}}
-    _atomic_write(run_dir / CHECKPOINT, lambda p: torch.save(payload, p))
-    _atomic_write(run_dir / HISTORY, lambda p: p.write_text(history.to_json()))
+    write_checkpoint(run_dir, payload, history)
 
 
 def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = None, *,
@@ -206,26 +122,11 @@ def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = 
     """Load a run folder's checkpoint into ``state``; return its history. To resume training,
     ``restore_rng`` also restores the random number generators, and ``batches`` its shuffling.
 
-    Raises :class:`CheckpointError`, leaving the file as it is, when the checkpoint is
-    unreadable or does not fit ``state``.
+    Raises :class:`~genadv_utils.store.CheckpointError`, leaving the file as it is, when the
+    checkpoint is unreadable or does not fit ``state``.
     """
-    path = run_dir / CHECKPOINT
-    try:  # on the CPU: RNG states must stay there; load_state_dict moves weights to their device
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        history = History.from_json(payload["history"])
-        saved = payload.get("snapshots", {"steps": [], "tensors": []})
-        history.snapshots = list(zip(saved["steps"], saved["tensors"]))
-    except Exception as err:
-        raise CheckpointError(
-            f"checkpoint {path} is unreadable ({type(err).__name__}). It was left as it is: "
-            f"delete the run folder to train from scratch, or choose another one.") from None
-    try:
-        state.load_state_dict(payload["state"])
-    except (RuntimeError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise CheckpointError(
-            f"checkpoint {path} does not fit this model ({first}). It was left as it is: "
-            f"use the settings it was trained with, or another run folder.") from None
+    payload, history = read_checkpoint(run_dir)
+    state.load_state_dict(payload["state"], run_dir / CHECKPOINT)
     if restore_rng:
         _set_rng_state(payload["rng"])
     if batches is not None:
@@ -367,34 +268,13 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
     return record
 
 
-def train_or_load(name: str, settings: Mapping[str, Any], state: TrainState, step: Step,
+def train_or_load(folder: Path, settings: Mapping[str, Any], state: TrainState, step: Step,
                   batches: Batches, *, epochs: int, validate: Validate | None = None,
-                  run_dir: str | os.PathLike[str] | None = None, progress: bool | str = True,
-                  snapshot: Render | None = None) -> tuple[History, Path]:
-    """Train, resume or just load the run that these settings describe.
-
-    The run folder is ``run_dir`` if given, else :func:`run_folder` of ``name`` and
-    ``settings`` (which must be JSON-serialisable and should include ``epochs``). A folder
-    that already holds a run with other settings is an error, never overwritten.
-    ``snapshot`` is passed to :func:`fit`. Returns the history and the run folder.
-    """
-    folder = Path(run_dir) if run_dir is not None else run_folder(name, settings)
-    wanted = json.loads(json.dumps({"name": name, **settings}, sort_keys=True))
-    settings_file = folder / SETTINGS
-    if settings_file.exists():
-        try:
-            found = json.loads(settings_file.read_text())
-        except json.JSONDecodeError:
-            raise CheckpointError(f"{settings_file} is unreadable; left as it is") from None
-        if found != wanted:
-            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
-            raise CheckpointError(f"{folder} holds a run with other settings (differing: "
-                                  f"{', '.join(changed)}); choose another folder or delete it")
-    elif (folder / CHECKPOINT).exists():
-        raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(settings_file, lambda p: p.write_text(json.dumps(wanted, indent=2)))
-    history = fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,
-                  progress=progress, desc=name, snapshot=snapshot)
-    return history, folder
+                  progress: bool | str = True, snapshot: Render | None = None) -> History:
+    """Train, resume or just load the run in ``folder``, whose ``settings`` (JSON-serialisable,
+    with ``name``) are checked against the folder's (:func:`~genadv_utils.store.claim`): a
+    folder that holds another run is an error, never overwritten. Returns the history."""
+    wanted = json.loads(json.dumps(dict(settings), sort_keys=True))
+    claim(folder, wanted)
+    return fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,
+               progress=progress, desc=str(wanted.get("name", "training")), snapshot=snapshot)

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from genadv_utils import data, evaluation, recipes
+from genadv_utils import classifier, dae, data, evaluation, gan, store
 
 
 @pytest.fixture(scope="module")
@@ -15,9 +15,9 @@ def splits():
 
 
 @pytest.fixture(scope="module")
-def classifier(splits):
-    settings = recipes.classifier_settings("smoke", train_size=10_000, epochs=2)
-    return recipes.train_classifier(settings, splits, progress=False)
+def reference(splits):
+    settings = classifier.settings("smoke", train_size=10_000, epochs=2)
+    return classifier.train(settings, splits, progress=False)
 
 
 def test_sanity_sets_are_what_they_say(splits):
@@ -38,32 +38,31 @@ def test_sanity_sets_are_what_they_say(splits):
         evaluation.sanity_sets(splits, 0)
 
 
-def test_sanity_checks_rank_the_known_sets_and_are_cached(splits, classifier):
-    checks = evaluation.sanity_checks(classifier, splits, n=1000, test_size=1000)
+def test_sanity_checks_rank_the_known_sets_and_are_cached(splits, reference):
+    checks = evaluation.sanity_checks(reference, splits, n=1000, test_size=1000)
     fd = {name: s["frechet_distance"] for name, s in checks.items()}
     assert fd["training images"] < fd["blurred training images"] < fd["one class only"]
     assert fd["uniform noise"] > 10 * fd["training images"]
     assert checks["uniform noise"]["coverage"] < 0.05
     assert checks["one class only"]["recall"] < 0.5 * checks["training images"]["recall"]
     assert checks["one class only"]["classifier_score"] < 2
-    saved = json.loads((classifier.folder / evaluation.CACHE).read_text())
+    saved = json.loads((reference.folder / store.CACHE).read_text())
     assert any('"sanity"' in key for key in saved)
-    assert evaluation.sanity_checks(classifier, splits, n=1000, test_size=1000) == checks
+    assert evaluation.sanity_checks(reference, splits, n=1000, test_size=1000) == checks
 
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
-    dae = recipes.train_dae(recipes.dae_settings("smoke", code_size=8, width=8, epochs=1,
-                                                 train_size=512),
-                            run_dir=root / "dae", progress=False)
-    gan = recipes.train_gan(recipes.gan_settings("smoke", width=8, epochs=1, train_size=512),
-                            run_dir=root / "gan", progress=False)
-    return {"DAE": dae, "GAN": gan}
+    autoencoder = dae.train(dae.settings("smoke", code_size=8, width=8, epochs=1,
+                                         train_size=512), run_dir=root / "dae", progress=False)
+    generator = gan.train(gan.settings("smoke", width=8, epochs=1, train_size=512),
+                          run_dir=root / "gan", progress=False)
+    return {"DAE": autoencoder, "GAN": generator}
 
 
-def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, classifier):
-    scores = evaluation.compare(tiny_runs, classifier=classifier, samples=300,
+def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, reference):
+    scores = evaluation.compare(tiny_runs, classifier=reference, samples=300,
                                 test_size=300)
     dae, gan = scores["DAE"], scores["GAN"]
     assert dae["model"] == "dae" and gan["model"] == "gan"

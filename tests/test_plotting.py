@@ -3,7 +3,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from genadv_utils import plotting, training
+from genadv_utils import display, plotting, store
 
 IMAGES = torch.rand(12, 1, 28, 28)
 
@@ -39,7 +39,7 @@ def test_image_helpers_reject_bad_shapes():
 
 
 def history():
-    h = training.History()
+    h = store.History()
     for e in range(1, 5):
         h.epochs.append({"epoch": e, "train_mse": 1 / e, "val_mse": 1.2 / e, "seconds": 1.0})
         h.steps.extend({"d": float(np.sin(i)), "g": 1.0} for i in range(10))
@@ -101,13 +101,13 @@ def test_animation_embeds_every_frame_as_offline_html():
 
 
 def test_table_source_and_doc_render_for_notebooks():
-    md = plotting.table({"a": {"x": 1.23456, "y": "text"}, "b": {"x": 2.0}}, digits=3).data
+    md = display.table({"a": {"x": 1.23456, "y": "text"}, "b": {"x": 2.0}}, digits=3).data
     assert md.splitlines()[0] == "| | x | y |"
     assert "| a | 1.23 | text |" in md and "| b | 2 |  |" in md
-    big = plotting.table({"r": {"n": 1_234_567, "s": 2345.6, "f": 0.000123}}, digits=3).data
+    big = display.table({"r": {"n": 1_234_567, "s": 2345.6, "f": 0.000123}}, digits=3).data
     assert "| r | 1,234,567 | 2,346 | 0.000123 |" in big
-    assert "def smooth" in plotting.show_source(plotting.smooth).data
-    assert "Moving average" in plotting.show_doc(plotting.smooth).data
+    assert "def smooth" in display.show_source(plotting.smooth).data
+    assert "Moving average" in display.show_doc(plotting.smooth).data
 
 
 def test_heatmap_rows_share_one_scale_and_check_their_labels():
@@ -122,7 +122,7 @@ def test_heatmap_rows_share_one_scale_and_check_their_labels():
 
 def test_docstrings_lose_their_sphinx_markup_in_the_notebook():
     text = "A :class:`DCGANGenerator`, :func:`~genadv_utils.training.fit` and ``x``."
-    assert plotting.docstring_markdown(text) == "A `DCGANGenerator`, `fit` and `x`."
+    assert display.docstring_markdown(text) == "A `DCGANGenerator`, `fit` and `x`."
 
 
 def test_points_are_labelled_with_one_colour_per_name():
@@ -138,6 +138,6 @@ def test_points_are_labelled_with_one_colour_per_name():
 
 def test_html_image_embeds_the_png_with_alt_text():
     fig = plotting.show_images(torch.rand(4, 1, 28, 28), nrow=4)
-    html = plotting.html_image(fig, alt='Four "random" images').data
+    html = display.html_image(fig, alt='Four "random" images').data
     assert html.startswith('<img src="data:image/png;base64,iVBOR')
     assert 'alt="Four &quot;random&quot; images"' in html

@@ -4,19 +4,19 @@ images score as real, noise and single-class sets do not, and everything repeats
 import pytest
 import torch
 
-from genadv_utils import data, metrics, recipes
+from genadv_utils import classifier, data, metrics
 
 
 @pytest.fixture(scope="module")
 def setup():
     splits = data.load_splits("mnist", device="cpu")
-    settings = recipes.classifier_settings("smoke", train_size=10_000, epochs=2)
-    classifier = recipes.train_classifier(settings, splits, progress=False).model.eval()
+    settings = classifier.settings("smoke", train_size=10_000, epochs=2)
+    net = classifier.train(settings, splits, progress=False).model.eval()
 
     def features(images):
-        return metrics.apply_in_batches(classifier.features, images)
+        return metrics.apply_in_batches(net.features, images)
 
-    return splits, classifier, features
+    return splits, net, features
 
 
 @pytest.fixture(scope="module")

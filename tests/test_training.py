@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genadv_utils import data, runtime, training
+from genadv_utils import data, runtime, store, training
 
 
 def toy_data(n=96, seed=0):
@@ -111,51 +111,45 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path):
 
 def test_corrupt_checkpoint_is_an_error_and_left_untouched(tmp_path):
     training.fit(build(), step, batches(), epochs=1, run_dir=tmp_path, progress=False)
-    ckpt = tmp_path / training.CHECKPOINT
+    ckpt = tmp_path / store.CHECKPOINT
     ckpt.write_bytes(b"not a checkpoint")
-    with pytest.raises(training.CheckpointError, match="unreadable"):
+    with pytest.raises(store.CheckpointError, match="unreadable"):
         training.fit(build(), step, batches(), epochs=2, run_dir=tmp_path, progress=False)
     assert ckpt.read_bytes() == b"not a checkpoint"
 
 
 def test_mismatched_checkpoint_is_an_error_and_left_untouched(tmp_path):
     training.fit(build(width=3), step, batches(), epochs=1, run_dir=tmp_path, progress=False)
-    before = (tmp_path / training.CHECKPOINT).read_bytes()
-    with pytest.raises(training.CheckpointError, match="does not fit this model"):
+    before = (tmp_path / store.CHECKPOINT).read_bytes()
+    with pytest.raises(store.CheckpointError, match="does not fit this model"):
         training.fit(build(width=5), step, batches(), epochs=2, run_dir=tmp_path, progress=False)
-    assert (tmp_path / training.CHECKPOINT).read_bytes() == before
+    assert (tmp_path / store.CHECKPOINT).read_bytes() == before
 
 
 def test_train_or_load_reloads_a_finished_run_without_training(tmp_path):
     settings = {"epochs": 2, "lr": 0.05}
     first = build()
-    history, folder = training.train_or_load("toy", settings, first, step, batches(), epochs=2,
-                                             run_dir=tmp_path / "run", progress=False)
+    folder = tmp_path / "run"
+    history = training.train_or_load(folder, {"name": "toy", **settings}, first, step,
+                                     batches(), epochs=2, progress=False)
     assert json.loads((folder / "settings.json").read_text()) == {"name": "toy", **settings}
 
     def must_not_train(state, batch):
         raise AssertionError("a finished run was trained again")
 
     second = build(seed=9)
-    again, _ = training.train_or_load("toy", settings, second, must_not_train, batches(),
-                                      epochs=2, run_dir=tmp_path / "run", progress=False)
+    again = training.train_or_load(folder, {"name": "toy", **settings}, second, must_not_train,
+                                   batches(), epochs=2, progress=False)
     assert again.epochs == history.epochs
     assert all(torch.equal(x, y) for x, y in zip(weights(first), weights(second)))
 
 
 def test_train_or_load_refuses_a_folder_with_other_settings(tmp_path):
-    training.train_or_load("toy", {"epochs": 1}, build(), step, batches(), epochs=1,
-                           run_dir=tmp_path, progress=False)
-    with pytest.raises(training.CheckpointError, match="other settings .*epochs"):
-        training.train_or_load("toy", {"epochs": 2}, build(), step, batches(), epochs=2,
-                               run_dir=tmp_path, progress=False)
-
-
-def test_run_folders_are_named_after_their_settings(tmp_path):
-    a = training.run_folder("dae", {"epochs": 1}, root=tmp_path)
-    assert a == training.run_folder("dae", {"epochs": 1}, root=tmp_path)
-    assert a != training.run_folder("dae", {"epochs": 2}, root=tmp_path)
-    assert a.parent == tmp_path and a.name.startswith("dae-")
+    training.train_or_load(tmp_path, {"name": "toy", "epochs": 1}, build(), step, batches(),
+                           epochs=1, progress=False)
+    with pytest.raises(store.CheckpointError, match="other settings .*epochs"):
+        training.train_or_load(tmp_path, {"name": "toy", "epochs": 2}, build(), step,
+                               batches(), epochs=2, progress=False)
 
 
 def test_fit_rejects_bad_epochs():
@@ -171,9 +165,3 @@ def test_epochs_progress_mode_prints_one_line_per_epoch(capsys, monkeypatch):
     monkeypatch.setenv("GENADV_PROGRESS", "loud")
     with pytest.raises(ValueError, match="unknown progress mode 'loud'"):
         training.fit(build(), step, batches(), epochs=1)
-
-
-def test_run_folder_changes_with_the_model_code(tmp_path, monkeypatch):
-    before = training.run_folder("dae", {"epochs": 1}, root=tmp_path)
-    monkeypatch.setattr(training, "model_code_digest", lambda: "edited")
-    assert training.run_folder("dae", {"epochs": 1}, root=tmp_path) != before

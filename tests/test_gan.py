@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genadv_utils import data, evaluation, losses, metrics, models, recipes, training
+from genadv_utils import classifier, data, evaluation, gan, losses, metrics, registry, store, training
 from genadv_utils.__main__ import main
 
 
@@ -32,36 +32,36 @@ def test_the_saturating_loss_has_no_gradient_when_the_fakes_are_rejected():
 
 
 def test_dcgan_shapes_range_and_initialisation():
-    gan = models.GAN(latent_size=8, width=4)
-    images = gan.generator(gan.noise(5))
+    net = gan.GAN(latent_size=8, width=4)
+    images = net.generator(net.noise(5))
     assert images.shape == (5, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
-    assert gan.discriminator(images).shape == (5,)
-    assert gan.discriminator.features(images).shape == (5, 8 * 7 * 7)
-    conv = gan.discriminator.body[0].weight
+    assert net.discriminator(images).shape == (5,)
+    assert net.discriminator.features(images).shape == (5, 8 * 7 * 7)
+    conv = net.discriminator.body[0].weight
     assert abs(conv.std().item() - 0.02) < 0.005 and conv.mean().abs() < 0.01
     with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
-        gan.discriminator(torch.rand(2, 28, 28))
+        net.discriminator(torch.rand(2, 28, 28))
     with pytest.raises(ValueError, match="positive"):
-        gan.sample(0)
+        net.sample(0)
 
 
 def test_gan_settings_reject_bad_values():
     with pytest.raises(ValueError, match="unknown loss"):
-        recipes.gan_settings("smoke", loss="wasserstein")
+        gan.settings("smoke", loss="wasserstein")
     with pytest.raises(ValueError, match="lr_discriminator must be positive"):
-        recipes.gan_settings("smoke", lr_discriminator=0)
+        gan.settings("smoke", lr_discriminator=0)
     with pytest.raises(ValueError, match="beta1"):
-        recipes.gan_settings("smoke", beta1=1.0)
+        gan.settings("smoke", beta1=1.0)
 
 
 def test_gan_step_improves_the_discriminator_on_a_fixed_batch():
     torch.manual_seed(0)
     real = data.load_splits("mnist", device="cpu").train.images[:64]
-    state = recipes.build_gan(recipes.gan_settings("smoke", width=8, latent_size=8), "cpu")
+    state = gan.build(gan.settings("smoke", width=8, latent_size=8), "cpu")
     state.optimizers["generator"].param_groups[0]["lr"] = 0.0  # a fixed generator
-    first = recipes.gan_step(state, (real, None))
+    first = gan.gan_step(state, (real, None))
     for _ in range(15):
-        last = recipes.gan_step(state, (real, None))
+        last = gan.gan_step(state, (real, None))
     assert last["d_loss"] < first["d_loss"]
     assert last["d_real"] > first["d_real"] and last["d_fake"] < first["d_fake"]
 
@@ -69,10 +69,10 @@ def test_gan_step_improves_the_discriminator_on_a_fixed_batch():
 @pytest.fixture(scope="module")
 def tiny_gan(tmp_path_factory):
     splits = data.load_splits("mnist", device="cpu")
-    settings = recipes.gan_settings("smoke", width=8, latent_size=16, train_size=1024,
+    settings = gan.settings("smoke", width=8, latent_size=16, train_size=1024,
                                     epochs=2)
     folder = tmp_path_factory.mktemp("gan") / "run"
-    return recipes.train_gan(settings, splits, run_dir=folder, progress=False), splits
+    return gan.train(settings, splits, run_dir=folder, progress=False), splits
 
 
 def test_gan_training_records_losses_probabilities_and_snapshots(tiny_gan):
@@ -87,7 +87,7 @@ def test_gan_training_records_losses_probabilities_and_snapshots(tiny_gan):
 
 def test_a_finished_gan_reloads_with_its_snapshots_and_samples_reproducibly(tiny_gan):
     trained, _ = tiny_gan
-    again = recipes.load_gan(trained.folder, device="cpu")
+    again = gan.load(trained.folder, device="cpu")
     assert [s for s, _ in again.history.snapshots] == [s for s, _ in trained.history.snapshots]
     assert torch.equal(again.history.snapshots[-1][1], trained.history.snapshots[-1][1])
     a = again.model.sample(4, torch.Generator().manual_seed(3))
@@ -107,20 +107,20 @@ def test_nearest_images_finds_exact_copies():
 @pytest.fixture(scope="module")
 def smoke_classifier(tmp_path_factory):
     folder = tmp_path_factory.mktemp("classifier") / "run"
-    settings = recipes.classifier_settings("smoke")
-    return recipes.train_classifier(settings, run_dir=folder, progress=False)
+    settings = classifier.settings("smoke")
+    return classifier.train(settings, run_dir=folder, progress=False)
 
 
 def test_sample_quality_is_cached_and_counts_every_sample(tiny_gan, smoke_classifier):
     trained, _ = tiny_gan
-    first = evaluation.evaluate_gan(trained, classifier=smoke_classifier, samples=1200,
+    first = evaluation.evaluate(trained, classifier=smoke_classifier, samples=1200,
                                     test_size=500)
     assert sum(first["class_counts"]) == 1200 and first["frechet_distance"] > 0
     assert 0 <= first["coverage"] <= 1 and 1 <= first["classifier_score"] <= 10
-    second = evaluation.evaluate_gan(trained, classifier=smoke_classifier, samples=1200,
+    second = evaluation.evaluate(trained, classifier=smoke_classifier, samples=1200,
                                      test_size=500)
     assert second == first
-    assert (trained.folder / evaluation.CACHE).exists()
+    assert (trained.folder / store.CACHE).exists()
 
 
 def test_train_sample_and_evaluate_a_gan_on_the_command_line(tmp_path, smoke_classifier,
@@ -146,13 +146,13 @@ def test_snapshots_survive_an_interrupted_run(tmp_path):
     """Stopped after one epoch and resumed, a run ends with the snapshots of an uninterrupted
     one (and the same weights)."""
     images = data.load_splits("mnist", device="cpu").train.subset(256)
-    settings = recipes.gan_settings("smoke", width=4, latent_size=8)
+    settings = gan.settings("smoke", width=4, latent_size=8)
 
     def run(folder, epochs):
-        state = recipes.build_gan(settings, "cpu")
-        z = recipes.fixed_noise(state.modules["gan"], 8)
+        state = gan.build(settings, "cpu")
+        z = gan.fixed_noise(state.modules["gan"], 8)
         batches = data.Batches(images, 64, seed=0)
-        return training.fit(state, recipes.gan_step, batches, epochs=epochs, run_dir=folder,
+        return training.fit(state, gan.gan_step, batches, epochs=epochs, run_dir=folder,
                             progress=False, snapshot=lambda s: s.modules["gan"].generator(z))
 
     whole = run(tmp_path / "whole", 2)
@@ -165,23 +165,23 @@ def test_snapshots_survive_an_interrupted_run(tmp_path):
 
 def test_default_steps_and_the_epochs_that_fit_in_a_time_budget():
     splits = data.load_splits("mnist", device="cpu")
-    settings = recipes.gan_settings("smoke", width=4, latent_size=8, train_size=640)
-    seconds = recipes.seconds_per_step("gan", settings, splits, steps=3)
+    settings = gan.settings("smoke", width=4, latent_size=8, train_size=640)
+    seconds = gan.RECIPE.seconds_per_step(settings, splits, steps=3)
     assert seconds > 0
-    few = recipes.epochs_for_minutes("gan", settings, splits, 1e-6)
-    many = recipes.epochs_for_minutes("gan", settings, splits, 10.0)
+    few = gan.RECIPE.epochs_for_minutes(settings, splits, 1e-6)
+    many = gan.RECIPE.epochs_for_minutes(settings, splits, 10.0)
     assert few == 1 and many > few
     with pytest.raises(ValueError, match="unknown model"):
-        recipes.default_step("flow", settings)
-    with pytest.raises(ValueError, match="minutes must be positive"):
-        recipes.epochs_for_minutes("gan", settings, splits, 0)
+        registry.get("flow")
+    with pytest.raises(ValueError, match="minutes must be a positive number"):
+        gan.RECIPE.epochs_for_minutes(settings, splits, 0)
 
 
 def test_sample_in_batches_is_seeded_and_draws_n_images():
-    gan = models.GAN(latent_size=8, width=4).eval()
-    first = metrics.sample_in_batches(gan, 7, torch.Generator().manual_seed(5), batch_size=3)
-    again = metrics.sample_in_batches(gan, 7, torch.Generator().manual_seed(5), batch_size=3)
+    net = gan.GAN(latent_size=8, width=4).eval()
+    first = metrics.sample_in_batches(net, 7, torch.Generator().manual_seed(5), batch_size=3)
+    again = metrics.sample_in_batches(net, 7, torch.Generator().manual_seed(5), batch_size=3)
     assert first.shape == (7, 1, 28, 28) and torch.equal(first, again)
     assert not torch.equal(first[0], first[3])  # each batch draws fresh noise
     with pytest.raises(ValueError, match="positive"):
-        metrics.sample_in_batches(gan, 0)
+        metrics.sample_in_batches(net, 0)

@@ -3,19 +3,19 @@ import math
 import pytest
 import torch
 
-from genadv_utils import metrics, models
+from genadv_utils import blocks, dae, metrics
 
 
 def test_autoencoder_shapes_and_range():
-    dae = models.DenoisingAutoencoder(code_size=16, width=8).eval()
+    net = dae.DenoisingAutoencoder(code_size=16, width=8).eval()
     x = torch.rand(5, 1, 28, 28)
-    assert dae.encode(x).shape == (5, 16)
-    out = dae(x)
+    assert net.encode(x).shape == (5, 16)
+    out = net(x)
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
     with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
-        dae(torch.rand(5, 28, 28))
+        net(torch.rand(5, 28, 28))
     with pytest.raises(ValueError, match="positive"):
-        models.ConvEncoder(0)
+        blocks.ConvEncoder(0)
 
 
 def test_mse_and_psnr():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from genadv_utils import data, evaluation, losses, models, recipes
+from genadv_utils import classifier, data, evaluation, losses, vaegan
 from genadv_utils.__main__ import main
 
 
@@ -19,7 +19,7 @@ def test_feature_reconstruction_is_half_the_squared_distance():
 
 
 def test_vaegan_shapes_and_ranges():
-    model = models.VAEGAN(latent_size=4, width=4, encoder_width=4, hidden=8).eval()
+    model = vaegan.VAEGAN(latent_size=4, width=4, encoder_width=4, hidden=8).eval()
     x = torch.rand(3, 1, 28, 28)
     mu, logvar = model.encode(x)
     assert mu.shape == logvar.shape == (3, 4)
@@ -37,7 +37,7 @@ def test_vaegan_shapes_and_ranges():
     (0.1, 1.5, (True, True)),     # both would pause: both train
 ])
 def test_equilibrium_rule(real, fake, expected):
-    assert recipes.equilibrium_rule(real, fake, 0.68, 0.35) == expected
+    assert vaegan.equilibrium_rule(real, fake, 0.68, 0.35) == expected
 
 
 def _frozen_copy(module):
@@ -49,14 +49,14 @@ def test_step_routes_gradients_as_in_the_paper(monkeypatch):
     and decoder move; with gamma = 0 and the GAN term paused, the decoder still learns from
     nothing, so it must stay put too."""
     real = data.load_splits("mnist", device="cpu").train.images[:32]
-    settings = recipes.vaegan_settings("smoke", latent_size=4, width=4, encoder_width=4,
+    settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4,
                                        hidden=8)
-    state = recipes.build_vaegan(settings, "cpu")
+    state = vaegan.build(settings, "cpu")
     model = state.modules["vaegan"]
     before = {n: _frozen_copy(getattr(model, n))
               for n in ("encoder", "decoder", "discriminator")}
-    monkeypatch.setattr(recipes, "equilibrium_rule", lambda *a: (False, False))
-    out = recipes.vaegan_step(state, (real, None), gamma=0.0)
+    monkeypatch.setattr(vaegan, "equilibrium_rule", lambda *a: (False, False))
+    out = vaegan.vaegan_step(state, (real, None), gamma=0.0)
     assert out["skip_d"] == 1.0 and out["skip_g"] == 1.0
 
     def moved(name):
@@ -69,10 +69,10 @@ def test_step_routes_gradients_as_in_the_paper(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_vaegan(tmp_path_factory):
-    settings = recipes.vaegan_settings("smoke", latent_size=8, width=8, encoder_width=8,
+    settings = vaegan.settings("smoke", latent_size=8, width=8, encoder_width=8,
                                        hidden=32, train_size=512, epochs=2)
     folder = tmp_path_factory.mktemp("vaegan") / "run"
-    return recipes.train_vaegan(settings, run_dir=folder, progress=False)
+    return vaegan.train(settings, run_dir=folder, progress=False)
 
 
 def test_training_records_the_diagnostics_and_improves_reconstructions(tiny_vaegan):
@@ -95,14 +95,14 @@ def test_vaegan_on_the_command_line(tiny_vaegan, tmp_path, capsys):
     assert main(["sample", "vaegan", "--run", run, "--n", "5", "--out",
                  str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (5, 28, 28)
-    classifier = recipes.train_classifier(recipes.classifier_settings("smoke"),
-                                          run_dir=tmp_path / "classifier", progress=False)
+    reference = classifier.train(classifier.settings("smoke"),
+                                 run_dir=tmp_path / "classifier", progress=False)
     capsys.readouterr()
     assert main(["evaluate", "--run", run, "--test-images", "200", "--classifier",
-                 str(classifier.folder)]) == 0
+                 str(reference.folder)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "vaegan" and 0 <= result["reconstruction_class_kept"] <= 1
     assert result["reconstruction_mse"] > 0 and result["frechet_distance"] > 0
-    again = evaluation.evaluate_vaegan(recipes.load_vaegan(run), classifier=classifier,
+    again = evaluation.evaluate(vaegan.load(run), classifier=reference,
                                        test_size=200)
     assert again["reconstruction_class_kept"] == result["reconstruction_class_kept"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal
 
-from genadv_utils import data, evaluation, losses, metrics, models, recipes, runtime
+from genadv_utils import dae, data, evaluation, losses, metrics, runtime, store, vae
 
 
 def test_bernoulli_nll_matches_torch_distributions():
@@ -29,18 +29,18 @@ def test_gaussian_kl_and_log_density():
 
 
 def test_conv_vae_shapes():
-    vae = models.ConvVAE(latent_size=4, width=8, hidden=32)
-    logits, mu, logvar = vae(torch.rand(6, 1, 28, 28))
+    net = vae.ConvVAE(latent_size=4, width=8, hidden=32)
+    logits, mu, logvar = net(torch.rand(6, 1, 28, 28))
     assert logits.shape == (6, 1, 28, 28) and mu.shape == logvar.shape == (6, 4)
-    assert vae.decode(torch.randn(2, 4)).shape == (2, 1, 28, 28)
+    assert net.decode(torch.randn(2, 4)).shape == (2, 1, 28, 28)
 
 
 @pytest.fixture(scope="module")
 def tiny_vae():
     splits = data.load_splits("mnist", device="cpu")
-    settings = recipes.vae_settings("smoke", latent_size=4, width=8, hidden=32, train_size=1024,
+    settings = vae.settings("smoke", latent_size=4, width=8, hidden=32, train_size=1024,
                                     epochs=3, batch_size=64)
-    return recipes.train_vae(settings, splits, progress=False), splits
+    return vae.train(settings, splits, progress=False), splits
 
 
 def test_vae_training_lowers_the_negative_elbo_and_decays_the_lr(tiny_vae):
@@ -69,11 +69,11 @@ def test_importance_weighting_tightens_the_bound(tiny_vae):
 
 def test_load_vae_restores_the_trained_model(tiny_vae):
     trained, _ = tiny_vae
-    loaded = recipes.load_vae(trained.folder, device="cpu")
+    loaded = vae.load(trained.folder, device="cpu")
     for a, b in zip(trained.model.state_dict().values(), loaded.model.state_dict().values()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="not a 'dae' run"):
-        recipes.load_dae(trained.folder)
+        dae.load(trained.folder)
 
 
 def test_kl_per_dimension_adds_up_to_the_kl_term(tiny_vae):
@@ -87,12 +87,12 @@ def test_kl_per_dimension_adds_up_to_the_kl_term(tiny_vae):
 
 
 def test_a_collapsed_encoder_has_no_active_units_and_no_kl():
-    vae = models.ConvVAE(latent_size=3, width=4, hidden=8).eval()
-    for p in vae.encoder.head.parameters():
+    net = vae.ConvVAE(latent_size=3, width=4, hidden=8).eval()
+    for p in net.encoder.head.parameters():
         torch.nn.init.zeros_(p)  # mu = 0 and log sigma^2 = 0 for every image: q = p(z)
     x = torch.rand(50, 1, 28, 28)
-    assert metrics.active_units(vae, x) == 0
-    assert torch.allclose(metrics.kl_per_dimension(vae, x), torch.zeros(3))
+    assert metrics.active_units(net, x) == 0
+    assert torch.allclose(metrics.kl_per_dimension(net, x), torch.zeros(3))
 
 
 def test_samples_and_reconstructions_are_images(tiny_vae):
@@ -110,7 +110,7 @@ def test_vae_evaluation_is_kept_in_the_run_folder(tiny_vae, monkeypatch):
     trained, _ = tiny_vae
     first = evaluation.evaluate_vae(trained, samples=5, test_size=200)
     assert first["test_iw_nll"] < first["test_neg_elbo"] and first["test_images"] == 200
-    assert (trained.folder / evaluation.CACHE).exists()
+    assert (trained.folder / store.CACHE).exists()
 
     def fail(*args, **kwargs):
         raise AssertionError("recomputed a cached evaluation")

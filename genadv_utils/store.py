@@ -1,0 +1,277 @@
+"""The run store: where trained runs live, what they are keyed by, and the one reader and writer
+of their files.
+
+A run folder ``<runs>/<name>-<key>`` holds ``settings.json`` (what was asked for),
+``checkpoint.pt`` (weights, optimisers, random state, history; written after every epoch),
+``history.json`` (the same history, readable) and, once measured, ``evaluation.json``.
+
+**Run keys follow meaning.** A run's key hashes its settings, the package version and the
+*normalised code* of the modules that decide its weights: the recipe's chapter module and every
+package module it imports, directly or not (:func:`code_digest`). Each module is parsed and its
+syntax tree dumped with docstrings removed, so comments, docstrings and formatting never change
+a key, while any change to what the code does retrains exactly the runs that depend on it: an
+edit to ``gan.py`` retrains the GAN and the VAE-GAN (which imports it), an edit to the training
+loop or to seeding retrains everything. Modules that only file, measure or draw results
+(:data:`NOT_WEIGHTS`) are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import inspect
+import json
+import os
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .runtime import resolve_folder
+
+RUNS_ENV = "GENADV_RUNS"
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.json"
+SETTINGS = "settings.json"
+CACHE = "evaluation.json"
+PACKAGE = Path(__file__).parent
+NOT_WEIGHTS = frozenset({"__init__", "__main__", "store", "registry", "metrics", "evaluation",
+                         "plotting", "display", "latent", "pca"})
+"""Package modules that never change a trained model's weights, so never part of a run key."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint or run folder that cannot be used; it is left untouched."""
+
+
+@dataclass
+class History:
+    """Per-epoch records (``train_*`` means, ``val_*`` numbers, ``lr_*``, ``seconds``), the
+    raw per-step losses, and the snapshots: ``(steps done, rendered tensor)`` pairs."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    steps: list[dict[str, float]] = field(default_factory=list)
+    finished: bool = False
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[float]:
+        """One number per epoch, e.g. ``history.series("val_mse")``."""
+        if any(key not in r for r in self.epochs):
+            known = sorted({k for r in self.epochs for k in r})
+            raise KeyError(f"{key!r} is not recorded (known: {', '.join(known)})")
+        return [r[key] for r in self.epochs]
+
+    @property
+    def seconds(self) -> float:
+        """Training time summed over the recorded epochs."""
+        return sum(r["seconds"] for r in self.epochs)
+
+    def to_json(self) -> str:
+        return json.dumps({"epochs": self.epochs, "steps": self.steps, "finished": self.finished})
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        raw = json.loads(text)
+        return cls(raw["epochs"], raw["steps"], raw["finished"])
+
+
+def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where run folders live: ``root``, else ``$GENADV_RUNS``, else a per-user cache folder."""
+    return resolve_folder(root, RUNS_ENV, "runs")
+
+
+# --- run keys -------------------------------------------------------------------------------
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def normalised_source(source: str) -> str:
+    """``source`` as a syntax-tree dump without docstrings: comments, docstrings and layout
+    leave it unchanged."""
+    return ast.dump(_strip_docstrings(ast.parse(textwrap.dedent(source))))
+
+
+def _imports(module: str) -> set[str]:
+    """The package modules that ``module`` imports (relative imports)."""
+    found = set()
+    for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return {m for m in found if (PACKAGE / f"{m}.py").exists()}
+
+
+def code_modules(*roots: str) -> list[str]:
+    """The ``roots`` and every package module they import, directly or not, except those of
+    :data:`NOT_WEIGHTS`: the code that decides the weights of a chapter module's runs (or, for
+    the evaluation cache, the numbers measured)."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or (name in NOT_WEIGHTS and name not in roots):
+            continue
+        seen.add(name)
+        todo.extend(_imports(name))
+    return sorted(seen)
+
+
+@functools.lru_cache(maxsize=256)
+def _normalised_digest(source: str) -> str:
+    return hashlib.sha256(normalised_source(source).encode()).hexdigest()
+
+
+def code_digest(*roots: str) -> str:
+    """A hash of the normalised code of :func:`code_modules` of ``roots``."""
+    digest = hashlib.sha256()
+    for name in code_modules(*roots):
+        digest.update(f"{name}:{_normalised_digest((PACKAGE / f'{name}.py').read_text())}"
+                      .encode())
+    return digest.hexdigest()[:16]
+
+
+def callable_digest(fn: Callable[..., Any]) -> str:
+    """A hash of what a function does: its normalised source, and for a ``functools.partial``
+    also its bound arguments, so a reader's own step keeps one folder across sessions."""
+    if isinstance(fn, functools.partial):
+        bound = json.dumps([repr(a) for a in fn.args]
+                           + sorted(f"{k}={v!r}" for k, v in fn.keywords.items()))
+        return hashlib.sha256((callable_digest(fn.func) + bound).encode()).hexdigest()[:8]
+    try:
+        text = normalised_source(inspect.getsource(fn))
+    except (OSError, TypeError, SyntaxError):
+        text = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def run_folder(name: str, settings: Mapping[str, Any], code: str,
+               root: str | os.PathLike[str] | None = None) -> Path:
+    """The run folder ``<root>/<name>-<hash>`` of model ``name`` with these settings, trained by
+    code whose :func:`code_digest` is ``code``."""
+    key = json.dumps({"name": name, "settings": settings, "version": __version__, "code": code},
+                     sort_keys=True)
+    return runs_root(root) / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write to a temporary file, then rename: a crash never leaves half a file at ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def read_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings a run folder was made with (``name`` says which model)."""
+    path = Path(folder) / SETTINGS
+    if not path.exists():
+        raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path} is unreadable; left as it is") from None
+
+
+def claim(folder: Path, wanted: Mapping[str, Any]) -> None:
+    """Make ``folder`` the run folder of ``wanted`` (settings with ``name``), or check that it
+    already is. A folder holding another run is an error, never overwritten."""
+    if (folder / SETTINGS).exists():
+        found = read_settings(folder)
+        if found != wanted:
+            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+            raise CheckpointError(f"{folder} holds a run with other settings (differing: "
+                                  f"{', '.join(changed)}); choose another folder or delete it")
+    elif (folder / CHECKPOINT).exists():
+        raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / SETTINGS, lambda p: p.write_text(json.dumps(wanted, indent=2)))
+
+
+def write_checkpoint(folder: Path, payload: dict[str, Any], history: History) -> None:
+    """Save a checkpoint ``payload`` and the readable history, each atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / CHECKPOINT, lambda p: torch.save(payload, p))
+    atomic_write(folder / HISTORY, lambda p: p.write_text(history.to_json()))
+
+
+def read_checkpoint(folder: Path) -> tuple[dict[str, Any], History]:
+    """The checkpoint's payload (tensors on the CPU, no pickled code) and its history."""
+    path = folder / CHECKPOINT
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        history = History.from_json(payload["history"])
+        saved = payload.get("snapshots", {"steps": [], "tensors": []})
+        history.snapshots = list(zip(saved["steps"], saved["tensors"]))
+    except Exception as err:
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(err).__name__}). It was left as it is: "
+            f"delete the run folder to train from scratch, or choose another one.") from None
+    return payload, history
+
+
+def load_into(path: Path, targets: Mapping[str, Any], saved: Mapping[str, Any]) -> None:
+    """``load_state_dict`` each of ``targets`` from ``saved`` (same names), or say why not."""
+    try:
+        if set(saved) != set(targets):
+            raise ValueError(f"checkpoint has {sorted(saved)}, this run has {sorted(targets)}")
+        for key, obj in targets.items():
+            obj.load_state_dict(saved[key])
+    except (RuntimeError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model ({first}). It was left as it is: "
+            f"use the settings it was trained with, or another run folder.") from None
+
+
+def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> History:
+    """Load a finished run's networks (no optimisers, no data) and return its history."""
+    payload, history = read_checkpoint(folder)
+    load_into(folder / CHECKPOINT, modules, payload["state"]["modules"])
+    if not history.finished:
+        raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} epochs so "
+                         f"far); train it to the end first")
+    return history
+
+
+def finished(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished run (judged by its readable history)."""
+    try:
+        return bool(json.loads((folder / HISTORY).read_text()).get("finished"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def cached(folder: Path, key: Mapping[str, Any], code: str,
+           compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`.
+
+    Entries are keyed like runs: ``code`` is the :func:`code_digest` of the code that computes
+    them, and entries of any other code are dropped when the file is next written."""
+    name = json.dumps({**key, "code": code}, sort_keys=True)
+    path = folder / CACHE
+    try:
+        saved = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        saved = {}  # a damaged cache is rebuilt
+    if name not in saved:
+        fresh = {k: v for k, v in saved.items() if json.loads(k).get("code") == code}
+        fresh[name] = compute()
+        atomic_write(path, lambda p: p.write_text(json.dumps(fresh, indent=1)))
+        saved = fresh
+    return saved[name]

@@ -1,0 +1,211 @@
+r"""Chapter 4: the VAE-GAN (Larsen et al. 2016), built from chapter 2's encoder and chapter 3's
+generator and discriminator.
+
+Read top to bottom: the network, its settings and profiles, the balancing rule, the training
+step with its gradient routing, the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import ConvEncoder, dcgan_init, in_batches, standard_normal
+from .data import Splits
+from .gan import DCGANDiscriminator, DCGANGenerator, fixed_noise
+from .losses import feature_reconstruction, gaussian_kl, generator_loss
+from .recipe import Device, Recipe, check_positive, fresh
+from .runtime import seed_everything
+from .training import Render, TrainState, Validate
+from .vae import ConvVAE
+
+
+class VAEGAN(nn.Module):
+    r"""A VAE-GAN (Larsen et al. 2016): a VAE whose decoder is also a GAN's generator, and
+    whose reconstructions are compared with the input in the discriminator's features.
+
+    Encoder (the VAE's, :class:`~genadv_utils.vae.ConvVAE`'s ``encode``):
+    $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$. Decoder = generator:
+    $\tilde{x} = \operatorname{Dec}(z)$, a :class:`~genadv_utils.gan.DCGANGenerator`.
+    Discriminator: a :class:`~genadv_utils.gan.DCGANDiscriminator`;
+    $\operatorname{Dis}_l(x)$ are its last convolution's features. Prior:
+    $p(z) = \mathcal{N}(0, I)$.
+    """
+
+    def __init__(self, latent_size: int = 32, width: int = 32, encoder_width: int = 16,
+                 hidden: int = 512) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        self.encoder = ConvEncoder(2 * latent_size, encoder_width, hidden)
+        self.decoder = DCGANGenerator(latent_size, width)
+        self.discriminator = DCGANDiscriminator(width)
+        self.decoder.apply(dcgan_init)
+        self.discriminator.apply(dcgan_init)
+
+    encode = ConvVAE.encode
+    reparameterise = staticmethod(ConvVAE.reparameterise)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``[N, 1, 28, 28]`` in $[0, 1]$."""
+        return self.decoder(z)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` codes from the prior $\mathcal{N}(0, I)$ on the model's device."""
+        return standard_normal(self, n, self.latent_size, generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images decoded from prior codes, ``[n, 1, 28, 28]`` in $[0, 1]$."""
+        return self.decode(self.noise(n, generator))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        r"""The reconstruction $\operatorname{Dec}(\mu_\phi(x))$ in $[0, 1]$."""
+        return self.decode(self.encode(x)[0])
+
+
+@dataclass(frozen=True)
+class VAEGANSettings:
+    """Everything that defines a VAE-GAN run (and names its folder)."""
+
+    dataset: str = "mnist"
+    latent_size: int = 32
+    width: int = 32  # the decoder's and discriminator's channels, as in the DCGAN
+    encoder_width: int = 16  # the encoder's, as in the VAE
+    hidden: int = 512
+    gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
+    balance: bool = True  # the equilibrium rule; False updates both players every step
+    equilibrium: float = 0.68
+    margin: float = 0.35
+    epochs: int = 5
+    batch_size: int = 64
+    lr_encoder: float = 1e-3
+    lr_decoder: float = 1e-3
+    lr_discriminator: float = 2e-4
+    beta1: float = 0.5
+    train_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive(self, "latent_size", "width", "encoder_width", "hidden")
+        if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0:
+            raise ValueError("gamma and margin must be non-negative, equilibrium positive")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"epochs": 5, "train_size": None},
+    "smoke": {"epochs": 2, "train_size": 3000},
+}
+"""What each profile changes in :class:`VAEGANSettings`; the chapter reads them from here."""
+
+
+def equilibrium_rule(real_cost: float, fake_cost: float,
+                     equilibrium: float = 0.68,
+                     margin: float = 0.35) -> tuple[bool, bool]:
+    """Which players to update: ``(discriminator, decoder's GAN term)``, adapted from the
+    VAE-GAN authors' code (there a paused decoder skips its whole update, here only its GAN
+    term; the thresholds and the tie rule are theirs).
+
+    The discriminator pauses when its cross-entropy on real or on fake images
+    falls below ``equilibrium - margin`` (it is winning too easily); the
+    decoder's GAN term pauses when either rises above ``equilibrium + margin``
+    (the discriminator is lost, so its verdict is no guide). If both would
+    pause, both train."""
+    train_d = min(real_cost, fake_cost) >= equilibrium - margin
+    train_g = max(real_cost, fake_cost) <= equilibrium + margin
+    if not (train_d or train_g):
+        return True, True
+    return train_d, train_g
+
+
+def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
+                gamma: float, balance: bool = True, equilibrium: float = 0.68,
+                margin: float = 0.35) -> dict[str, torch.Tensor | float]:
+    """One VAE-GAN step with the paper's gradient routing: the encoder descends
+    KL + feature reconstruction, the decoder gamma * feature reconstruction +
+    its GAN loss, the discriminator its GAN loss only."""
+    real, _ = batch
+    model = state.modules["vaegan"]
+    dis = model.discriminator
+    mu, logvar = model.encode(real)
+    reconstruction = model.decode(model.reparameterise(mu, logvar))
+    sampled = model.decode(model.noise(len(real)))
+    real_logits, real_features = dis.logits_and_features(real)
+    rec_logits, rec_features = dis.logits_and_features(reconstruction)
+    sampled_logits = dis(sampled)
+
+    kl = gaussian_kl(mu, logvar).sum(1).mean()
+    feature_rec = feature_reconstruction(real_features, rec_features).mean()
+    real_cost = F.softplus(-real_logits).mean()  # -log D(x)
+    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake))
+                       + F.softplus(sampled_logits).mean())
+    train_d, train_g = True, True
+    if balance:
+        train_d, train_g = equilibrium_rule(
+            real_cost.item(), fake_cost.item(), equilibrium, margin)
+    fool = generator_loss(rec_logits) + generator_loss(sampled_logits)
+    objectives = {
+        "encoder": kl + feature_rec,
+        "decoder": gamma * feature_rec + (fool if train_g else 0.0),
+        "discriminator": real_cost + 2 * fake_cost,
+    }
+    updated = [n for n in objectives if n != "discriminator" or train_d]
+    for name in updated:  # each network: the gradient of its own loss only
+        params = list(getattr(model, name).parameters())
+        grads = torch.autograd.grad(objectives[name], params,
+                                    retain_graph=True)
+        for p, g in zip(params, grads):
+            p.grad = g
+    for name in updated:
+        state.optimizers[name].step()
+    return {"kl": kl, "feature_rec": feature_rec,
+            "d_real_cost": real_cost, "d_fake_cost": fake_cost,
+            "acc_real": (real_logits > 0).float().mean(),
+            "acc_rec": (rec_logits < 0).float().mean(),
+            "acc_sampled": (sampled_logits < 0).float().mean(),
+            "skip_d": float(not train_d), "skip_g": float(not train_g)}
+
+
+def network(settings: VAEGANSettings) -> VAEGAN:
+    """The untrained network these settings describe."""
+    return VAEGAN(settings.latent_size, settings.width, settings.encoder_width, settings.hidden)
+
+
+def build(settings: VAEGANSettings, device: Device = None) -> TrainState:
+    """A freshly initialised VAE-GAN (seeded) and one Adam optimiser per network."""
+    seed_everything(settings.seed)
+    model = fresh(network(settings), device)
+    betas = (settings.beta1, 0.999)
+    rates = {"encoder": settings.lr_encoder, "decoder": settings.lr_decoder,
+             "discriminator": settings.lr_discriminator}
+    return TrainState({"vaegan": model}, {
+        name: torch.optim.Adam(getattr(model, name).parameters(), rate, betas=betas)
+        for name, rate in rates.items()})
+
+
+def validate(settings: VAEGANSettings, splits: Splits) -> Validate:
+    """Pixel MSE of the reconstructions of the first 1000 validation images."""
+    val = splits.val.images[:1000]
+    return lambda s: {"rec_mse": F.mse_loss(in_batches(s.modules["vaegan"].reconstruct, val),
+                                            val).item()}
+
+
+def snapshot(settings: VAEGANSettings, state: TrainState) -> Render:
+    """The decoder's images of :func:`~genadv_utils.gan.fixed_noise`."""
+    z = fixed_noise(state.modules["vaegan"])
+    return lambda s: s.modules["vaegan"].decode(z)
+
+
+RECIPE = Recipe(
+    name="vaegan", settings_type=VAEGANSettings, profiles=PROFILES, network=network,
+    build=build, step=lambda s: partial(vaegan_step, gamma=s.gamma, balance=s.balance,
+                                        equilibrium=s.equilibrium, margin=s.margin),
+    validate=validate, snapshot=snapshot, evaluations=("samples", "reconstructions"))
+settings, train, load = RECIPE.settings, RECIPE.train, RECIPE.load
