@@ -20,7 +20,7 @@ import platform
 
 import torch
 
-from genadv_utils import data, evaluation, recipes
+from genadv_utils import dae, data, evaluation, gan, vae, vaegan
 
 COLUMNS = {"train_seconds": ("training", "{:.0f} s"), "parameters": ("parameters", "{:,}"),
            "frechet_distance": ("Fréchet distance", "{:.1f}"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from genadv_utils import data, metrics, noise, pca, recipes, runtime
+from genadv_utils import dae, data, metrics, noise, pca, runtime
 
 CANDIDATE_KS = [5, 10, 20, 30, 40, 60, 80, 120, 160, 240]
 TARGET_DB = 4.0
@@ -29,9 +29,9 @@ def main() -> None:
     settings = dae.settings(args.profile)
     splits = data.load_splits(settings.dataset)
     start = time.perf_counter()
-    dae = dae.train(settings, splits)
+    run = dae.train(settings, splits)
     print(f"DAE: {settings}")
-    print(f"  run {dae.folder} ({dae.history.seconds:.0f} s of training; "
+    print(f"  run {run.folder} ({run.history.seconds:.0f} s of training; "
           f"{time.perf_counter() - start:.0f} s to train or load here)")
 
     fitted = pca.fit_pca(splits.train.images[:args.pca_images])
@@ -40,7 +40,7 @@ def main() -> None:
                                   noise.seeded(dae.VALIDATION_NOISE_SEED))
         k, _ = pca.choose_k(fitted, val_noisy, splits.val.images, CANDIDATE_KS)
         sweep = metrics.noise_sweep({"pca": lambda x, k=k: pca.reconstruct(fitted, x, k),
-                                     "dae": dae.model}, splits.test.images, kind, [level])
+                                     "dae": run.model}, splits.test.images, kind, [level])
         scores = {name: metrics.psnr(values[0]) for name, values in sweep.items()}
         gain = scores["dae"] - scores["pca"]
         verdict = f"target +{TARGET_DB:.0f} dB: {'met' if gain >= TARGET_DB else 'NOT met'}"

@@ -1,7 +1,7 @@
 """Chapter 3's quality target: the package's DCGAN against the TensorFlow DCGAN tutorial's MNIST
 set-up, trained for the same wall-clock time.
 
-Trains the default GAN of ``genadv_utils.recipes`` (or reloads its cached run) and notes its
+Trains the default GAN of ``genadv_utils.gan`` (or reloads its cached run) and notes its
 training time T. Then it trains a re-implementation of the GAN of the TensorFlow tutorial
 (tensorflow.org/tutorials/generative/dcgan) for the same time T on this machine:
 
@@ -31,7 +31,7 @@ import time
 import torch
 from torch import nn
 
-from genadv_utils import data, evaluation, losses, metrics, recipes, runtime
+from genadv_utils import data, evaluation, gan, losses, metrics, runtime
 
 NOISE_SIZE = 100
 

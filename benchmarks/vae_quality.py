@@ -1,6 +1,6 @@
 """Chapter 2's quality target: the package's VAE against the PyTorch example VAE, same time.
 
-Trains the default VAE of ``genadv_utils.recipes`` (or reloads its cached run) and notes its
+Trains the default VAE of ``genadv_utils.vae`` (or reloads its cached run) and notes its
 training time T; then trains the VAE of pytorch/examples (MLP 784-400-20, Adam 1e-3, batch 128,
 summed BCE + KL on grey-level pixels) for the same wall-clock time T on this machine. Both are
 scored on the 10k MNIST test images with the same metrics, in nats per image: the negative ELBO
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genadv_utils import data, losses, metrics, recipes, runtime
+from genadv_utils import data, losses, metrics, runtime, vae
 
 TARGET_NATS = 100.0
 

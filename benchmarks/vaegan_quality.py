@@ -13,7 +13,7 @@ the evaluation classifier's features:
 
 from __future__ import annotations
 
-from genadv_utils import data, evaluation, recipes
+from genadv_utils import data, evaluation, vae, vaegan
 
 TARGET_CLASS_KEPT = 0.95
 
@@ -21,16 +21,16 @@ TARGET_CLASS_KEPT = 0.95
 def main() -> None:
     splits = data.load_splits("mnist", device="cpu")
     classifier = evaluation.reference_classifier("mnist", progress=False)
-    vae = vae.train(vae.settings("default"), splits, progress=False)
-    vaegan = vaegan.train(vaegan.settings("default"), splits, progress=False)
-    print(f"VAE: {vae.folder.name}, {vae.history.seconds:.0f} s of training\n"
+    vae_run = vae.train(vae.settings("default"), splits, progress=False)
+    vaegan_run = vaegan.train(vaegan.settings("default"), splits, progress=False)
+    print(f"VAE: {vae_run.folder.name}, {vae_run.history.seconds:.0f} s of training\n"
           f"VAE-GAN: {vaegan.settings('default')}\n"
-          f"  {vaegan.folder.name}, {vaegan.history.seconds:.0f} s of training\n"
+          f"  {vaegan_run.folder.name}, {vaegan_run.history.seconds:.0f} s of training\n"
           f"classifier: {classifier.folder.name}\n")
     scores = {
-        "VAE": {**evaluation.evaluate_generator(vae, "vae", classifier=classifier),
-                **evaluation.reconstruction_quality(vae, classifier=classifier)},
-        "VAE-GAN": evaluation.evaluate(vaegan, classifier=classifier),
+        "VAE": {**evaluation.evaluate_generator(vae_run, classifier=classifier),
+                **evaluation.reconstruction_quality(vae_run, classifier=classifier)},
+        "VAE-GAN": evaluation.evaluate(vaegan_run, classifier=classifier),
     }
     print(f"{'model':8} | {'Fréchet':>8} | {'coverage':>8} | {'precision':>9} | {'recall':>6} | "
           f"{'rec. MSE':>8} | {'sharpness':>9} | {'class kept':>10}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from . import metrics, registry
+from . import classifier, metrics, registry
 from .data import ImageSet, Splits, load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .recipe import Trained
@@ -29,7 +29,7 @@ EVALUATION_SEED = 0
 DAE_TEST_NOISES = {"gaussian": 0.5, "salt-and-pepper": 0.5, "masking": 0.5}
 """Noises a DAE is evaluated on (besides the one it was trained with)."""
 
-REFERENCE = registry.get("classifier")
+REFERENCE = classifier.RECIPE
 """The evaluation classifier's recipe: generators are measured in its features."""
 
 
@@ -135,8 +135,9 @@ def evaluate_generator(trained: Trained, *, classifier: Trained | None = None,
         return metrics.sample_quality(net, images, test.images)
 
     key = {"metric": "samples", "samples": samples, "test_images": len(test),
-           "seed": EVALUATION_SEED, "classifier": classifier.folder.name}
-    return {"test_images": len(test), "samples": samples, "classifier": str(classifier.folder),
+           "seed": EVALUATION_SEED, "features_of": classifier.folder.name}
+    return {"test_images": len(test), "samples": samples,
+            REFERENCE.name: str(classifier.folder),
             **cached(trained.folder, key, compute)}
 
 
@@ -159,7 +160,7 @@ def reconstruction_quality(trained: Trained, *, classifier: Trained | None = Non
                 "reconstruction_class_kept": metrics.class_kept(net, test.images, rec)}
 
     key = {"metric": "reconstructions", "test_images": len(test),
-           "classifier": classifier.folder.name}
+           "features_of": classifier.folder.name}
     return cached(trained.folder, key, compute)
 
 

@@ -37,7 +37,10 @@ def pick_device(preference: str | None = None) -> torch.device:
     """
     choice = preference or os.environ.get(DEVICE_ENV)
     if choice:
-        device = torch.device(choice)
+        try:
+            device = torch.device(choice)
+        except RuntimeError:
+            raise ValueError(f"unknown device {choice!r}; try cpu, cuda or mps") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {choice!r} asked for, but CUDA is not available here")
         if device.type == "mps" and not torch.backends.mps.is_available():

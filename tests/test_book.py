@@ -34,5 +34,8 @@ def test_build_key_changes_with_the_package_source(monkeypatch, tmp_path):
                                                   submodule_search_locations=[str(copy)])
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
     before = ext.build_key()
-    (copy / "data.py").write_text((copy / "data.py").read_text() + "\n# changed\n")
+    text = (copy / "data.py").read_text()
+    (copy / "data.py").write_text("# a comment\n" + text.replace('"""', '"""Edited. ', 1))
+    assert ext.build_key() == before  # comments and docstrings do not re-execute the book
+    (copy / "data.py").write_text(text.replace("SPLIT_SEED = 0", "SPLIT_SEED = 1"))
     assert ext.build_key() != before

@@ -121,3 +121,11 @@ def test_train_for_minutes_picks_the_epochs_that_fit(tmp_path, capsys):
     assert epochs >= 1 and f"{epochs} epoch(s) fit in about 0.05 minutes" in captured.err
     assert json.loads(captured.out)["epochs"] == epochs
     assert main(["train", "gan", "--minutes", "0", "--out", str(tmp_path / "x")]) == 1
+
+
+def test_train_takes_a_device_and_rejects_a_bad_one(tmp_path, capsys):
+    assert main(["train", "dae", "--profile", "smoke", "--epochs", "1", "--device", "quantum",
+                 "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown device 'quantum'; try cpu, cuda or mps"
+    assert not (tmp_path / "run").exists()

@@ -1,8 +1,9 @@
 """Sphinx extension for the book: no stale notebook outputs, and readable training logs.
 
-Jupyter Book's execution cache is keyed on the notebooks' code cells only, so a change to
-``genadv_utils``, to the run profile or to the installed PyTorch would otherwise be served from
-the cache. This extension computes a key from all of those and
+Jupyter Book's execution cache is keyed on the notebooks' code cells only, so a change to what
+``genadv_utils`` does, to the run profile or to the installed PyTorch would otherwise be served
+from the cache. This extension computes a key from all of those (the package by its normalised
+code, so comments and docstrings do not count) and
 
 - points the execution cache at ``<cache>/<key>``, so a new key means fresh execution, and
 - records the key as a Sphinx setting that rebuilds every page when it changes.
@@ -34,8 +35,11 @@ KEEP_CACHES = 3
 
 
 def build_key() -> str:
-    """A hash of the package's source, the run profile and the PyTorch version."""
+    """A hash of the package's normalised source (its syntax trees without docstrings, as run
+    keys use: :func:`genadv_utils.store.normalised_source`, so a comment or docstring edit does
+    not re-execute the book), the run profile and the PyTorch version."""
     from genadv_utils.runtime import profile_name
+    from genadv_utils.store import normalised_source
 
     spec = importlib.util.find_spec("genadv_utils")
     if spec is None or not spec.submodule_search_locations:
@@ -44,7 +48,7 @@ def build_key() -> str:
     package = Path(next(iter(spec.submodule_search_locations)))
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(normalised_source(path.read_text()).encode())
     digest.update(f"profile={profile_name()}".encode())
     for dist in ("torch", "torchvision"):
         digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
