@@ -1,4 +1,4 @@
-"""The bookkeeping around a training loop: progress bar, history, checkpoints, resume, caching.
+"""The training loop and its bookkeeping: progress bar, history, checkpoints, snapshots, resume.
 
 A model's *training step* (one mini-batch: forward, loss, backward, optimiser step) is a plain
 function ``step(state, batch) -> {"loss name": value}`` that the chapters show and explain.
