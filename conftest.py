@@ -16,5 +16,6 @@ os.environ.setdefault("GENADV_PROFILE", "smoke")
 _shared = ROOT.parent / "shared" / "data"
 if not os.environ.get("GENADV_DATA") and _shared.is_dir():
     os.environ["GENADV_DATA"] = str(_shared)
-os.environ.setdefault("GENADV_RUNS", tempfile.mkdtemp(prefix="genadv-test-runs-"))
+if not os.environ.get("GENADV_RUNS"):  # a fresh folder only when none was given
+    os.environ["GENADV_RUNS"] = tempfile.mkdtemp(prefix="genadv-test-runs-")
 os.environ.setdefault("MPLBACKEND", "Agg")

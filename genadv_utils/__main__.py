@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,11 +22,12 @@ import numpy as np
 import torch
 
 from . import registry
-from .data import DataNotFoundError, load_splits, supported_datasets
+from .data import DataCorruptError, DataNotFoundError, load_splits, supported_datasets
 from .evaluation import REFERENCE, evaluate_run
 from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES, pick_device
-from .store import CheckpointError
+from .recipe import MAX_MINUTES
+from .store import CheckpointError, check_ownable
 from .training import NonFiniteLossError
 
 
@@ -86,8 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_SAMPLES = 100_000
+"""The most images ``sample`` draws in one call (about a minute on two CPU cores)."""
+
+
 def _train(args: argparse.Namespace) -> None:
     recipe = registry.get(args.model)
+    if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES:
+        raise UsageError(f"--minutes must be a number of minutes between 0 and {MAX_MINUTES} "
+                         f"(a week), got {args.minutes}")
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be positive, got {args.epochs}")
+    if args.out is not None:
+        check_ownable(args.out)
     overrides = {k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs),
                                    ("seed", args.seed)) if v is not None}
     settings = recipe.settings(args.profile, **overrides)
@@ -118,24 +131,43 @@ def _read_images(path: Path) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float32)).unsqueeze(1)
 
 
+def _check_output(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot be written as a file."""
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a folder; give a file name such as {path}/out.npy")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: its folder {parent} does not exist or is a file")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--out {path}: no permission to write there")
+
+
 def _save_images(path: Path, images: torch.Tensor) -> None:
+    """Write exactly ``path`` (numpy would add ``.npy`` to a name without it)."""
     out = images[:, 0].cpu().numpy().astype(np.float32)
-    np.save(path, out)
+    try:
+        with open(path, "wb") as file:
+            np.save(file, out)
+    except OSError as err:
+        raise UsageError(f"cannot write {path} ({err.strerror})") from None
     print(f"wrote {path}: {out.shape[0]} images")
 
 
 def _reconstruct(args: argparse.Namespace) -> None:
     images = _read_images(args.input)
+    _check_output(args.out)
     model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
     _save_images(args.out, apply_in_batches(model.reconstruct, images))
 
 
 def _sample(args: argparse.Namespace) -> None:
-    if args.n < 1:
-        raise UsageError(f"--n must be positive, got {args.n}")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise UsageError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")
+    _check_output(args.out)
     model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
     generator = torch.Generator().manual_seed(args.seed)
-    _save_images(args.out, sample_in_batches(model, args.n, generator))
+    _save_images(args.out, sample_in_batches(model, args.n, generator,
+                                             progress=args.n > 10_000))
 
 
 def _run_dir(path: Path) -> Path:
@@ -158,9 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         {"train": _train, "sample": _sample, "reconstruct": _reconstruct,
          "evaluate": _evaluate}[args.verb](args)
-    except (UsageError, ValueError, FileNotFoundError, DataNotFoundError, CheckpointError,
-            NonFiniteLossError) as err:
+    except (UsageError, ValueError, FileNotFoundError, DataNotFoundError, DataCorruptError,
+            CheckpointError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a full disk, a permission, …: one line that names the file
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: the last complete epoch is kept; run the same command to resume",

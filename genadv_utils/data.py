@@ -7,6 +7,8 @@ per-image PIL transforms, no worker processes.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +36,27 @@ SPLIT_SEED = 0
 
 class DataNotFoundError(FileNotFoundError):
     """The dataset is not in the data folder and could not be downloaded."""
+
+
+class DataCorruptError(ValueError):
+    """A dataset file is present but damaged: its size or digest is not the official one."""
+
+
+RAW_FILES: dict[str, dict[str, tuple[int, str]]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),
+        "train-labels-idx1-ubyte": (60_008, "a25bea736e30d166cdddb491f175f624"),
+        "t10k-images-idx3-ubyte": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
+        "t10k-labels-idx1-ubyte": (10_008, "27ae3e4e09519cfbb04c329615203637"),
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": (47_040_016, "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        "train-labels-idx1-ubyte": (60_008, "9018921c3c673c538a1fc5bad174d6f9"),
+        "t10k-images-idx3-ubyte": (7_840_016, "8181f5470baa50b63fa0f6fddb340f0a"),
+        "t10k-labels-idx1-ubyte": (10_008, "15d484375f8d13e6eb1aabb0c3f46965"),
+    },
+}
+"""Size and MD5 of each uncompressed idx file that torchvision reads (the official files)."""
 
 
 @dataclass(frozen=True)
@@ -98,13 +121,43 @@ def _dataset_class(name: str) -> type[datasets.MNIST]:
         raise ValueError(f"unknown dataset {name!r}; supported: {', '.join(_DATASETS)}") from None
 
 
+def verify(name: str, root: str | os.PathLike[str] | None = None) -> None:
+    """Check the size and digest of each of ``name``'s idx files present in the data folder;
+    a damaged one is named in one line (:class:`DataCorruptError`)."""
+    raw = data_root(root) / _dataset_class(name).__name__ / "raw"
+    for file, (size, md5) in RAW_FILES[name].items():
+        path = raw / file
+        if not path.exists():
+            continue
+        actual = path.stat().st_size
+        if actual != size:
+            raise DataCorruptError(f"{path} is damaged ({actual:,} bytes, the official file has "
+                                   f"{size:,}); delete it to download it again")
+        stamp = (str(path), actual, path.stat().st_mtime_ns)
+        if stamp in _VERIFIED:
+            continue
+        if hashlib.md5(path.read_bytes()).hexdigest() != md5:
+            raise DataCorruptError(f"{path} is damaged (its MD5 digest is not the official "
+                                   f"file's); delete it to download it again")
+        _VERIFIED.add(stamp)
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
 def _read(name: str, root: Path, train: bool) -> ImageSet:
-    """One official split as float images in [0, 1], downloading it if it is absent."""
+    """One official split as float images in [0, 1], downloading it if it is absent. A failed
+    download leaves no empty folders behind."""
     cls = _dataset_class(name)
+    created = [p for p in (root, root / cls.__name__, root / cls.__name__ / "raw")
+               if not p.exists()]
     try:
         ds = cls(root=str(root), train=train, download=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
         folder = root / cls.__name__ / "raw"
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if still empty
         raise DataNotFoundError(
             f"{name} is not in {folder} and could not be downloaded ({type(err).__name__}: "
             f"{str(err).splitlines()[0] if str(err) else 'no detail'}). Put torchvision's files "
@@ -127,8 +180,10 @@ def load_splits(name: str = "mnist", root: str | os.PathLike[str] | None = None,
         raise ValueError(f"val_size must be between 1 and 59999, got {val_size}")
     device = pick_device() if device is None else torch.device(device)
     folder = data_root(root)
+    verify(name, folder)
     official_train = _read(name, folder, train=True)
     test = _read(name, folder, train=False)
+    verify(name, folder)  # again: the files may have just been downloaded
     order = torch.randperm(len(official_train), generator=torch.Generator().manual_seed(SPLIT_SEED))
     train_idx, val_idx = order[val_size:], order[:val_size]
     images, labels = official_train.images, official_train.labels

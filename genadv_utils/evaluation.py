@@ -41,11 +41,11 @@ def cached(folder: Path, key: dict[str, Any], compute: Callable[[], dict[str, An
 
 
 def _test_set(trained: Trained, test_size: int | None
-              ) -> tuple[dict[str, Any], ImageSet, torch.nn.Module]:
-    """The run's saved settings, the first ``test_size`` test images of its dataset (all when
+              ) -> tuple[Any, ImageSet, torch.nn.Module]:
+    """The run's settings, the first ``test_size`` test images of its dataset (all when
     ``None``), and its model on their device in evaluation mode."""
-    settings = read_settings(trained.folder)
-    test = load_splits(settings["dataset"]).test.subset(test_size)
+    settings = trained.settings
+    test = load_splits(settings.dataset).test.subset(test_size)
     return settings, test, trained.model.to(test.images.device).eval()
 
 
@@ -53,7 +53,7 @@ def evaluate_dae(trained: Trained, *, test_size: int | None = None, **_: Any) ->
     """Test MSE and PSNR of noisy input and of the DAE, per noise type, on the first
     ``test_size`` test images (default: all 10k)."""
     settings, test, model = _test_set(trained, test_size)
-    noises = {**DAE_TEST_NOISES, settings["noise"]: settings["level"]}
+    noises = {**DAE_TEST_NOISES, settings.noise: settings.level}
     results: dict[str, Any] = {"test_images": len(test), "noise_seed": TEST_NOISE_SEED}
     for kind, level in noises.items():
         sweep = noise_sweep({"model": model}, test.images, kind, [level])
@@ -89,7 +89,7 @@ def evaluate_classifier(trained: Trained, *, test_size: int | None = None,
     """The evaluation classifier's accuracy on the first ``test_size`` test images (default:
     all 10k)."""
     settings, test, model = _test_set(trained, test_size)
-    return {"dataset": settings["dataset"], "test_images": len(test),
+    return {"dataset": settings.dataset, "test_images": len(test),
             "test_accuracy": accuracy(model, test.images, test.labels)}
 
 
@@ -115,7 +115,7 @@ def _classifier_for(trained: Trained, classifier: Trained | None) -> Trained:
     """``classifier``, or else the :func:`reference_classifier` of the run's dataset."""
     if classifier is not None:
         return classifier
-    return reference_classifier(read_settings(trained.folder)["dataset"])
+    return reference_classifier(trained.settings.dataset)
 
 
 def evaluate_generator(trained: Trained, *, classifier: Trained | None = None,

@@ -51,13 +51,17 @@ def apply_in_batches(model: Denoiser, images: torch.Tensor, batch_size: int = 10
 
 @torch.no_grad()
 def sample_in_batches(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
-                      batch_size: int = 1000) -> torch.Tensor:
+                      batch_size: int = 1000, progress: bool = False) -> torch.Tensor:
     """``n`` images from ``model.sample`` drawn ``batch_size`` at a time (one ``generator``
-    throughout, so the draw depends only on its seed)."""
+    throughout, so the draw depends only on its seed), with a progress bar if asked."""
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
-    return torch.cat([model.sample(min(batch_size, n - i), generator)
-                      for i in range(0, n, batch_size)])
+    starts = range(0, n, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="sampling", unit="batch")
+    return torch.cat([model.sample(min(batch_size, n - i), generator) for i in starts])
 
 
 def residual_by_class(estimate: torch.Tensor, clean: torch.Tensor,

@@ -20,10 +20,12 @@ from torch import nn
 
 from .data import Batches, Splits, load_splits
 from .runtime import pick_device, profile_name
-from .store import History, code_digest, callable_digest, load_weights, read_settings, run_folder
+from .store import (History, callable_digest, check_ownable, code_digest, load_weights, locked,
+                    read_settings, run_folder)
 from .training import Render, Step, TrainState, Validate, train_or_load
 
 Device = torch.device | str | None
+MAX_MINUTES = 7 * 24 * 60
 
 
 def check_positive(settings: Any, *names: str) -> None:
@@ -47,6 +49,7 @@ class Trained:
     model: nn.Module
     history: History
     folder: Path
+    settings: Any = None
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,14 @@ class Recipe:
         batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
                           seed=settings.seed)
         folder = Path(run_dir) if run_dir is not None else self.folder(settings, step)
-        history = train_or_load(folder, {"name": self.name, **self._key(settings, step)}, state,
-                                step or self.step(settings), batches, epochs=settings.epochs,
-                                validate=self.validate(settings, splits), progress=progress,
-                                snapshot=self.snapshot(settings, state))
-        return Trained(self.name, state.modules[self.name], history, folder)
+        check_ownable(folder)
+        with locked(folder):  # a second process waits here, then finds the run finished
+            history = train_or_load(folder, {"name": self.name, **self._key(settings, step)},
+                                    state, step or self.step(settings), batches,
+                                    epochs=settings.epochs,
+                                    validate=self.validate(settings, splits),
+                                    progress=progress, snapshot=self.snapshot(settings, state))
+        return Trained(self.name, state.modules[self.name], history, folder, settings)
 
     def load(self, folder: str | Path, device: Device = None) -> Trained:
         """A finished run of this model from its folder: its network only (no data, no
@@ -127,12 +133,13 @@ class Recipe:
         try:
             settings = self.settings_type(**{f.name: saved[f.name]
                                              for f in fields(self.settings_type)})
-        except (KeyError, TypeError) as err:
+            model = self.network(settings)
+        except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{folder}: its settings do not describe a {self.name} run "
                              f"({type(err).__name__}: {err})") from None
-        model = self.network(settings)
         history = load_weights(folder, {self.name: model})
-        return Trained(self.name, model.to(device or pick_device()).eval(), history, folder)
+        return Trained(self.name, model.to(device or pick_device()).eval(), history, folder,
+                       settings)
 
     def seconds_per_step(self, settings: Any, splits: Splits, steps: int = 10) -> float:
         """Measured seconds of one training step here (after two warm-up steps), for the
@@ -150,8 +157,9 @@ class Recipe:
 
     def epochs_for_minutes(self, settings: Any, splits: Splits, minutes: float) -> int:
         """How many epochs fit into ``minutes`` of training here (at least 1)."""
-        if not minutes > 0 or minutes == float("inf"):
-            raise ValueError(f"minutes must be a positive number, got {minutes}")
+        if not 0 < minutes <= MAX_MINUTES:
+            raise ValueError(f"minutes must be a positive number up to {MAX_MINUTES} (a week), "
+                             f"got {minutes}")
         batches = len(Batches(splits.train.subset(settings.train_size), settings.batch_size))
         per_epoch = self.seconds_per_step(settings, splits) * batches
         return max(1, int(min(minutes * 60 // per_epoch, 10_000)))

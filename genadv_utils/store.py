@@ -18,18 +18,27 @@ loop or to seeding retrains everything. Modules that only file, measure or draw 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import inspect
 import json
+import math
 import os
+import sys
+import tempfile
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer at a time is then up to you
+    fcntl = None  # type: ignore[assignment]
 
 from . import __version__
 from .runtime import resolve_folder
@@ -39,6 +48,7 @@ CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.json"
 SETTINGS = "settings.json"
 CACHE = "evaluation.json"
+LOCK = ".lock"
 PACKAGE = Path(__file__).parent
 NOT_WEIGHTS = frozenset({"__init__", "__main__", "store", "registry", "metrics", "evaluation",
                          "plotting", "display", "latent", "pca"})
@@ -72,7 +82,9 @@ class History:
         return sum(r["seconds"] for r in self.epochs)
 
     def to_json(self) -> str:
-        return json.dumps({"epochs": self.epochs, "steps": self.steps, "finished": self.finished})
+        """Strict JSON: a NaN or infinity is an error here, never written."""
+        return json.dumps({"epochs": self.epochs, "steps": self.steps, "finished": self.finished},
+                          allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> History:
@@ -169,11 +181,58 @@ def run_folder(name: str, settings: Mapping[str, Any], code: str,
 
 # --- files ----------------------------------------------------------------------------------
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write to a temporary file, then rename: a crash never leaves half a file at ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` all at once or not at all: ``write(file)`` fills a new temporary file in
+    the same folder (a unique name, created exclusively, so a planted link is never followed),
+    which is synced and renamed over ``path``. On any failure, a full disk included, the
+    temporary file is removed and ``path`` is left as it was."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise CheckpointError(f"cannot write in {path.parent} ({err.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(name, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        if isinstance(err, OSError):
+            raise CheckpointError(f"could not write {path} ({err.strerror or err}); it was left "
+                                  f"as it was") from None
+        raise
+
+
+def _text(text: str) -> Callable[[IO[bytes]], None]:
+    return lambda file: file.write(text.encode())
+
+
+@contextlib.contextmanager
+def locked(folder: Path, what: str = "training") -> Iterator[None]:
+    """Hold ``folder``'s lock while a run is trained or its cache rewritten: a second writer
+    says once on standard error whom it waits for, waits, and then finds the run finished."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            print(f"{folder.name}: waiting for {holder} to finish", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({what})".encode(), 0)
+        for stale in folder.glob(".*.tmp"):  # left by a writer that was killed mid-write
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def read_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -182,32 +241,57 @@ def read_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{folder} is not a run folder (no {SETTINGS})")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path} is unreadable; left as it is") from None
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        raise CheckpointError(f"{path} is unreadable ({type(err).__name__}); left as it "
+                              f"is") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
+        raise CheckpointError(f"{path} does not hold a run's settings (an object with a "
+                              f"name); left as it is")
+    return saved
+
+
+def check_ownable(folder: Path) -> None:
+    """Refuse, in one line and touching nothing, a folder that a run may not be written to: a
+    file, a path under a file, or a folder holding anything but a run of its own."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise CheckpointError(f"{folder}: {parent} is a file, not a folder")
+        if parent.is_dir():
+            break
+    if folder.is_dir() and not (folder / SETTINGS).exists():
+        if (folder / CHECKPOINT).exists():
+            raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
+        foreign = sorted(p.name for p in folder.iterdir() if p.name != LOCK)
+        if foreign:
+            raise CheckpointError(f"{folder} already holds files that are not a run "
+                                  f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''})"
+                                  f"; choose a new folder")
 
 
 def claim(folder: Path, wanted: Mapping[str, Any]) -> None:
     """Make ``folder`` the run folder of ``wanted`` (settings with ``name``), or check that it
-    already is. A folder holding another run is an error, never overwritten."""
+    already is. A folder holding another run, or anything else, is refused, never overwritten."""
+    check_ownable(folder)
     if (folder / SETTINGS).exists():
         found = read_settings(folder)
         if found != wanted:
             changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
             raise CheckpointError(f"{folder} holds a run with other settings (differing: "
                                   f"{', '.join(changed)}); choose another folder or delete it")
-    elif (folder / CHECKPOINT).exists():
-        raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
     else:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / SETTINGS, lambda p: p.write_text(json.dumps(wanted, indent=2)))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CheckpointError(f"cannot make the run folder {folder} ({err.strerror})") from None
+        atomic_write(folder / SETTINGS, _text(json.dumps(wanted, indent=2)))
 
 
 def write_checkpoint(folder: Path, payload: dict[str, Any], history: History) -> None:
     """Save a checkpoint ``payload`` and the readable history, each atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / CHECKPOINT, lambda p: torch.save(payload, p))
-    atomic_write(folder / HISTORY, lambda p: p.write_text(history.to_json()))
+    atomic_write(folder / CHECKPOINT, lambda file: torch.save(payload, file))
+    atomic_write(folder / HISTORY, _text(history.to_json()))
 
 
 def read_checkpoint(folder: Path) -> tuple[dict[str, Any], History]:
@@ -246,6 +330,14 @@ def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> Histor
     if not history.finished:
         raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} epochs so "
                          f"far); train it to the end first")
+    last = history.epochs[-1] if history.epochs else {}
+    finite = all(math.isfinite(v) for v in last.values() if isinstance(v, (int, float))) and all(
+        bool(torch.isfinite(t).all()) for m in modules.values() for t in m.state_dict().values()
+        if t.is_floating_point())
+    if not finite:
+        raise CheckpointError(f"{folder} holds a run that diverged (its weights or last "
+                              f"validation numbers are not finite); delete it and train again "
+                              f"with a lower learning rate")
     return history
 
 
@@ -262,16 +354,33 @@ def cached(folder: Path, key: Mapping[str, Any], code: str,
     """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`.
 
     Entries are keyed like runs: ``code`` is the :func:`code_digest` of the code that computes
-    them, and entries of any other code are dropped when the file is next written."""
+    them, and entries of any other code are dropped when the file is next written. The file is
+    read, changed and written under the folder's lock, so concurrent evaluations lose nothing;
+    a damaged file is rebuilt."""
     name = json.dumps({**key, "code": code}, sort_keys=True)
     path = folder / CACHE
+
+    def read() -> dict[str, Any]:
+        try:
+            saved = json.loads(path.read_text()) if path.exists() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    saved = read()
+    if name in saved:
+        return saved[name]
+    result = compute()
+    with locked(folder, "evaluation"):
+        saved = read()  # another process may have added entries meanwhile
+        fresh = {k: v for k, v in saved.items() if _code_of(k) == code}
+        fresh[name] = result
+        atomic_write(path, _text(json.dumps(fresh, indent=1)))
+    return result
+
+
+def _code_of(key: str) -> str | None:
     try:
-        saved = json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError:
-        saved = {}  # a damaged cache is rebuilt
-    if name not in saved:
-        fresh = {k: v for k, v in saved.items() if json.loads(k).get("code") == code}
-        fresh[name] = compute()
-        atomic_write(path, lambda p: p.write_text(json.dumps(fresh, indent=1)))
-        saved = fresh
-    return saved[name]
+        return json.loads(key).get("code")
+    except (json.JSONDecodeError, AttributeError):
+        return None

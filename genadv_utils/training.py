@@ -138,13 +138,18 @@ def _number(value: float | torch.Tensor) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
-def _check_finite(losses: Mapping[str, float], epoch: int, step: int, run_dir: Path | None) -> None:
-    bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+def _check_finite(numbers: Mapping[str, float], epoch: int, where: str,
+                  run_dir: Path | None) -> None:
+    """Stop with a message that says truthfully what was kept when a number is not finite."""
+    bad = {k: v for k, v in numbers.items() if not math.isfinite(v)}
     if bad:
-        where = (f" The last complete epoch is kept in {run_dir}." if run_dir else "")
+        kept = ""
+        if run_dir is not None:
+            kept = (f" The last complete epoch ({epoch - 1}) is kept in {run_dir}." if epoch > 1
+                    else " No epoch was complete, so nothing was kept.")
         raise NonFiniteLossError(
             f"training stopped: {', '.join(f'{k} = {v}' for k, v in bad.items())} at epoch "
-            f"{epoch}, step {step}. Try a lower learning rate or check the inputs.{where}")
+            f"{epoch}, {where}. Try a lower learning rate or check the inputs.{kept}")
 
 
 def _progress_mode(progress: bool | str) -> str:
@@ -249,7 +254,7 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
     bar.set_description(f"epoch {epoch}/{epochs}")
     for i, batch in enumerate(batches, start=1):
         losses = {k: _number(v) for k, v in step(state, batch).items()}
-        _check_finite(losses, epoch, i, folder)
+        _check_finite(losses, epoch, f"step {i}", folder)
         history.steps.append(losses)
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
@@ -262,6 +267,11 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
         state.train(False)
         with torch.no_grad():
             record.update({f"val_{k}": float(v) for k, v in validate(state).items()})
+    _check_finite({k: v for k, v in record.items() if k.startswith("val_")}, epoch,
+                  "in validation", folder)
+    _check_finite({name: float("nan") for name, m in state.modules.items()
+                   if not all(bool(torch.isfinite(p).all()) for p in m.parameters())}, epoch,
+                  "in the weights after the epoch", folder)
     for scheduler in state.schedulers.values():
         scheduler.step()
     record["seconds"] = time.perf_counter() - start

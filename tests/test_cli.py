@@ -101,7 +101,7 @@ def test_evaluate_a_vae_in_nats(vae_run, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sample", "vae", "--run", "RUN", "--n", "0", "--out", "x.npy"], "--n must be positive"),
+    (["sample", "vae", "--run", "RUN", "--n", "0", "--out", "x.npy"], "--n must be between 1 and 100,000"),
     (["sample", "vae", "--run", "DAE", "--n", "3", "--out", "x.npy"], "not a 'vae' run"),
     (["evaluate", "--run", "RUN", "--test-images", "0"], "must be positive"),
 ])

@@ -54,6 +54,7 @@ def test_missing_data_without_network_names_the_folder(tmp_path, monkeypatch):
     message = str(caught.value)
     assert str(tmp_path / "empty" / "MNIST" / "raw") in message
     assert "GENADV_DATA" in message and "\n" not in message
+    assert not (tmp_path / "empty").exists()  # no stray empty folders are left behind
 
 
 def test_data_root_order(monkeypatch, tmp_path):
