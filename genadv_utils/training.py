@@ -127,6 +127,10 @@ def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = 
     """
     payload, history = read_checkpoint(run_dir)
     state.load_state_dict(payload["state"], run_dir / CHECKPOINT)
+    if not all(bool(torch.isfinite(p).all()) for m in state.modules.values()
+               for p in m.parameters()):
+        raise CheckpointError(f"{run_dir} holds a run that diverged (its weights are not "
+                              f"finite); delete it and train again with a lower learning rate")
     if restore_rng:
         _set_rng_state(payload["rng"])
     if batches is not None:

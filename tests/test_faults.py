@@ -67,6 +67,9 @@ def test_a_run_with_non_finite_weights_is_refused_everywhere(dae_run, tmp_path, 
     assert not (tmp_path / "out.npy").exists()
     assert main(["evaluate", "--run", str(run)]) == 1
     one_line_error(capsys, "diverged")
+    settings = dae.settings("smoke", epochs=1)  # what the notebooks call: train, or reload
+    with pytest.raises(store.CheckpointError, match="diverged"):
+        dae.train(settings, run_dir=run, progress=False)
 
 
 def _toy():
