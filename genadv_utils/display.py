@@ -70,6 +70,58 @@ def show_source(obj: Any) -> Any:
     return Code(inspect.getsource(obj), language="python")
 
 
+def glue(name: str, value: Any) -> Any:
+    """Keep ``value`` under ``name`` for the page's prose, which quotes it with a format, e.g.
+    ``{glue:text}`gan_fd:.1f` `` (myst-nb's glue): numbers in the text then always come from the
+    cell that computed them. Outside a book build without myst-nb, it only returns ``value``."""
+    try:
+        from myst_nb import glue as keep
+    except ImportError:
+        return value
+    keep(name, _Plain(value) if isinstance(value, str) else value, display=False)
+    return value
+
+
+class _Plain:
+    """A string that displays without quotes (a glued class name reads as text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def machine() -> str:
+    """The machine this runs on, in words, for times quoted in the text: the GPU if PyTorch
+    uses one, else the CPU's model and the number of cores PyTorch uses."""
+    import platform
+
+    import torch
+
+    if torch.cuda.is_available():
+        return f"one {torch.cuda.get_device_name()} GPU"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next(line.split(":", 1)[1].strip() for line in info
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{torch.get_num_threads()} cores of an {name}"
+
+
+def check(holds: bool, claim: str, profile: str) -> None:
+    """Stop the build when a sentence of the text, ``claim``, is false for this build's numbers.
+    Only the ``default`` profile, whose runs the website shows, is held to the text; the tiny
+    ``smoke`` runs only report it."""
+    if holds:
+        return
+    if profile == "default":
+        raise AssertionError(f"the text says: {claim!r}, but this build's numbers disagree")
+    print(f"(smoke profile: the text's claim {claim!r} does not hold for these tiny runs)")
+
+
 def html_image(fig: Figure, alt: str, width: str = "100%") -> Any:
     """``fig`` as an ``IPython.display.HTML`` ``<img>`` with embedded PNG and ``alt`` text: a
     figure that other pages can paste (with myst-nb's ``glue``) and that screen readers can

@@ -1,0 +1,68 @@
+"""Numbers in the chapters' prose come from the cells that compute them.
+
+A result quoted in a chapter's text (a loss, a distance, a share, a time) is glued from the cell
+that computes it (``display.glue`` and ``{glue:text}`key:format```), so a rebuild can never
+leave a stale number behind. This test reads every chapter's Markdown, outside math, code,
+glue roles and exercise solutions (whose numbers name the run they come from and are printed by
+their code), and fails on any number that is not one of the chapter's constants listed here:
+sizes of the data and the images, hyperparameters, chapter and list numbers, figures from
+papers, and the values the exercises ask for.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COMMON = {"0", "1", "2", "3", "4", "5", "10", "28", "784", "10 000", "10,000", "60 000",
+          "50 %", "90 %", "95 %", "5 %", "10 %", "0.5", "0.01", "0.1", "16", "64"}
+"""Chapter numbers, list items, image and dataset sizes, common settings."""
+
+CONSTANTS = {
+    "00_data_tour": {"55 000", "5 000", "1 000"},
+    "01_denoising_autoencoder": {"3 dB"},
+    "02_variational_autoencoder": {"0.3", "50", "100 nats", "0.184", "20", "8", "0.5 nats",
+                                   "7"},
+    "03_generative_adversarial_network": {"128", "8", "2000", "0.999", "50", "0.9", "0.75",
+                                          "0.25", "25"},
+    "04_vae_gan": {"0.68", "0.35", "0.6", "6"},
+    "05_comparison": {"500", "1000", "2000", "5000"},
+}
+"""Per chapter: hyperparameters, paper figures and the values its exercises ask for."""
+
+NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ ,]\d{3})+(?![\d.])|(?<![\w.])\d+(?:\.\d+)?"
+                    r"(?:\s?(?:%|dB|nats))?")
+
+
+def prose(source: str) -> str:
+    """Markdown without solutions, code, math, roles and links."""
+    text = re.sub(r":::\{admonition\}.*?\n:::", "", source, flags=re.S)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    text = re.sub(r"\$[^$]*\$", "", text)
+    text = re.sub(r"\{[a-z:]+\}`[^`]*`", "", text)
+    text = re.sub(r"`[^`]*`", "", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return re.sub(r"^#+ .*$", "", text, flags=re.M)  # headings hold chapter numbers
+
+
+@pytest.mark.parametrize("chapter", sorted(CONSTANTS))
+def test_every_number_in_the_prose_is_glued_or_a_constant(chapter):
+    nb = json.loads((ROOT / f"notebooks/{chapter}.ipynb").read_text())
+    found = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        for match in NUMBER.finditer(prose("".join(cell["source"]))):
+            number = match.group(0)
+            if number not in COMMON | CONSTANTS[chapter]:
+                found.append(f"cell {index}: {number!r}")
+    assert not found, f"numbers typed into {chapter}'s prose (glue them): {found}"
+
+
+def test_the_scanner_finds_a_typed_result():
+    text = "The distance is 89.3 and {glue:text}`fd:.1f` is glued; $x = 2.5$ is math."
+    assert [m.group(0) for m in NUMBER.finditer(prose(text))] == ["89.3"]
