@@ -16,7 +16,7 @@ from torch import nn
 from . import noise
 from .blocks import ConvDecoder, ConvEncoder, in_batches
 from .data import Splits
-from .recipe import Device, Recipe, check_positive, fresh
+from .recipe import Device, Recipe, adam, check_positive, fresh
 from .runtime import seed_everything
 from .training import TrainState, Validate
 
@@ -106,8 +106,8 @@ def network(settings: DAESettings) -> DenoisingAutoencoder:
 def build(settings: DAESettings, device: Device = None) -> TrainState:
     """A freshly initialised DAE (seeded by ``settings.seed``) and its Adam optimiser."""
     seed_everything(settings.seed)
-    model = fresh(network(settings), device)
-    return TrainState({"dae": model}, {"dae": torch.optim.Adam(model.parameters(), settings.lr)})
+    model = fresh(network(settings), device, fast=True)
+    return TrainState({"dae": model}, {"dae": adam(model.parameters(), settings.lr, fast=True)})
 
 
 def validate(settings: DAESettings, splits: Splits) -> Validate:

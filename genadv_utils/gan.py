@@ -159,11 +159,13 @@ def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
     d_loss.backward()
     d_opt.step()
 
+    gan.discriminator.requires_grad_(False)  # G's update needs no gradient for D's weights
     fooled = gan.discriminator(fake)  # the fakes, scored by the updated D
     g_loss = generator_loss(fooled, saturating)
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()
+    gan.discriminator.requires_grad_(True)
     return {"d_loss": d_loss, "g_loss": g_loss,
             "d_real": torch.sigmoid(real_logits).mean(),
             "d_fake": torch.sigmoid(fake_logits).mean()}

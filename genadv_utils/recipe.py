@@ -165,6 +165,26 @@ class Recipe:
         return max(1, int(min(minutes * 60 // per_epoch, 10_000)))
 
 
-def fresh(module: nn.Module, device: Device) -> nn.Module:
-    """``module`` on ``device`` (default: :func:`~genadv_utils.runtime.pick_device`)."""
-    return module.to(device or pick_device())
+OPTIMISED = True
+"""Whether recipes that ask for it (``fast=True``) get the CPU kernels that measured faster
+here (``benchmarks/throughput.py`` times both): activations in oneDNN's native channels-last
+layout, and Adam's fused update. The maths is the same; the numbers agree to float rounding.
+The benchmark sets it to ``False`` for the plain baseline; a run's key covers this code."""
+
+
+def fresh(module: nn.Module, device: Device, fast: bool = False) -> nn.Module:
+    """``module`` on ``device`` (default: :func:`~genadv_utils.runtime.pick_device`), in the
+    channels-last layout when ``fast`` (and :data:`OPTIMISED`)."""
+    module = module.to(device or pick_device())
+    if fast and OPTIMISED:
+        module = module.to(memory_format=torch.channels_last)
+    return module
+
+
+def adam(params: Any, lr: float, *, betas: tuple[float, float] = (0.9, 0.999),
+         fast: bool = False) -> torch.optim.Adam:
+    """Adam; with ``fast`` (and :data:`OPTIMISED`) its fused single-kernel update, on the CPU
+    or a CUDA GPU (elsewhere the default one)."""
+    params = list(params)
+    fused = fast and OPTIMISED and params[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr, betas=betas, fused=fused or None)

@@ -16,7 +16,7 @@ from torch import nn
 from .blocks import ConvDecoder, ConvEncoder, standard_normal
 from .data import Splits
 from .losses import bernoulli_nll, gaussian_kl
-from .recipe import Device, Recipe, check_positive, fresh
+from .recipe import Device, Recipe, adam, check_positive, fresh
 from .runtime import seed_everything
 from .training import TrainState, Validate
 
@@ -141,8 +141,8 @@ def network(settings: VAESettings) -> ConvVAE:
 def build(settings: VAESettings, device: Device = None) -> TrainState:
     """A freshly initialised VAE (seeded), its Adam optimiser and exponential LR schedule."""
     seed_everything(settings.seed)
-    model = fresh(network(settings), device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    model = fresh(network(settings), device, fast=True)
+    optimizer = adam(model.parameters(), settings.lr, fast=True)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
     return TrainState({"vae": model}, {"vae": optimizer}, {"vae": schedule})
 

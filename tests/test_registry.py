@@ -56,3 +56,27 @@ def test_model_names_are_literals_only_in_their_modules_and_the_registry():
 def test_no_module_is_over_400_lines():
     for path in PACKAGE.glob("*.py"):
         assert len(path.read_text().splitlines()) <= 400, path.name
+
+
+@pytest.mark.parametrize("name", sorted(registry.RECIPES))
+def test_the_optimised_step_gives_the_plain_steps_losses(name, batch, monkeypatch):
+    """Channels-last activations and the fused Adam (recipe.OPTIMISED) change the kernels,
+    not the maths: three steps on one fixed batch give the same losses to float rounding."""
+    from genadv_utils import recipe as recipe_module
+
+    recipe = registry.get(name)
+    settings = recipe.settings("smoke")
+
+    def losses(optimised):
+        monkeypatch.setattr(recipe_module, "OPTIMISED", optimised)
+        state = recipe.build(settings, "cpu")
+        state.train(True)
+        step = recipe.step(settings)
+        torch.manual_seed(1)
+        return [{k: float(torch.as_tensor(v).detach()) for k, v in step(state, batch).items()}
+                for _ in range(3)]
+
+    plain, fast = losses(False), losses(True)
+    for a, b in zip(plain, fast):
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-4), (key, a[key], b[key])
