@@ -93,3 +93,54 @@ def test_check_images_and_in_batches():
         blocks.check_images(torch.zeros(2, 28, 28))
     x = torch.arange(10.0)
     assert torch.equal(blocks.in_batches(lambda t: t * 2, x, batch_size=3), x * 2)
+
+
+TESTED_DRAWS = {"sample", "noise", "sample_in_batches", "corrupt", "randperm"}
+"""The calls through which the notebooks hand a generator on: the package's sampling and noise
+paths, each run above under the strict fixture on a model on another device (``randperm``
+draws CPU indices, which index a tensor on any device)."""
+
+
+def _notebook_code():
+    import json
+    import re
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                yield path.stem, source
+            else:  # the code of the exercise solutions
+                for block in re.findall(r"```python\n(.*?)```", source, flags=re.S):
+                    yield path.stem, block
+
+
+def test_the_notebooks_draw_only_through_the_tested_paths():
+    """Every call in a chapter (cells and solutions) that is handed a ``torch.Generator`` goes
+    through one of :data:`TESTED_DRAWS`, and none asks PyTorch for a draw on another device
+    than its generator's: so the chapters' sampling cells run on a GPU as on the CPU."""
+    import ast
+
+    seen = set()
+    for chapter, source in _notebook_code():
+        tree = ast.parse(source)
+        generators = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                      for t in node.targets if isinstance(t, ast.Name)
+                      and ast.unparse(node.value).startswith(("torch.Generator",
+                                                              "noise.seeded"))}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            handed = [a for a in [*node.args, *(k.value for k in node.keywords)]
+                      if ast.unparse(a).startswith(("torch.Generator", "noise.seeded"))
+                      or (isinstance(a, ast.Name) and a.id in generators)]
+            if not handed:
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else ast.unparse(
+                node.func)
+            assert name in TESTED_DRAWS, (chapter, ast.unparse(node))
+            assert not any(k.arg == "device" for k in node.keywords), (chapter,
+                                                                        ast.unparse(node))
+            seen.add(name)
+    assert {"sample", "noise", "corrupt"} <= seen  # the scan does find the chapters' draws
