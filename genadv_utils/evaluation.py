@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from . import classifier, metrics, registry
-from .data import ImageSet, Splits, load_splits
+from .data import Batches, ImageSet, Splits, load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .recipe import Trained
 from .runtime import seed_everything
@@ -101,7 +101,7 @@ def reference_classifier(dataset: str, progress: bool | str = True) -> Trained:
     folder = REFERENCE.folder(settings)
     if not finished(folder):
         splits = load_splits(dataset)
-        steps = -(-len(splits.train.subset(settings.train_size)) // settings.batch_size)
+        steps = len(Batches(splits.train.subset(settings.train_size), settings.batch_size))
         minutes = REFERENCE.seconds_per_step(settings, splits, steps=5) * steps \
             * settings.epochs / 60
         print(f"evaluation: training the {dataset} evaluation classifier first (default "

@@ -323,6 +323,12 @@ def load_into(path: Path, targets: Mapping[str, Any], saved: Mapping[str, Any]) 
             f"use the settings it was trained with, or another run folder.") from None
 
 
+def finite_weights(module: torch.nn.Module) -> bool:
+    """Whether every floating-point parameter and buffer of ``module`` is a finite number."""
+    return all(bool(torch.isfinite(t).all()) for t in module.state_dict().values()
+               if t.is_floating_point())
+
+
 def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> History:
     """Load a finished run's networks (no optimisers, no data) and return its history."""
     payload, history = read_checkpoint(folder)
@@ -332,8 +338,7 @@ def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> Histor
                          f"far); train it to the end first")
     last = history.epochs[-1] if history.epochs else {}
     finite = all(math.isfinite(v) for v in last.values() if isinstance(v, (int, float))) and all(
-        bool(torch.isfinite(t).all()) for m in modules.values() for t in m.state_dict().values()
-        if t.is_floating_point())
+        finite_weights(m) for m in modules.values())
     if not finite:
         raise CheckpointError(f"{folder} holds a run that diverged (its weights or last "
                               f"validation numbers are not finite); delete it and train again "

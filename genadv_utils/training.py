@@ -35,8 +35,8 @@ from torch import nn
 
 from . import __version__
 from .data import Batches
-from .store import (CHECKPOINT, CheckpointError, History, claim, load_into, read_checkpoint,
-                    write_checkpoint)
+from .store import (CHECKPOINT, CheckpointError, History, claim, finite_weights, load_into,
+                    read_checkpoint, write_checkpoint)
 
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
     warnings.simplefilter("ignore")
@@ -127,8 +127,7 @@ def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = 
     """
     payload, history = read_checkpoint(run_dir)
     state.load_state_dict(payload["state"], run_dir / CHECKPOINT)
-    if not all(bool(torch.isfinite(p).all()) for m in state.modules.values()
-               for p in m.parameters()):
+    if not all(finite_weights(m) for m in state.modules.values()):
         raise CheckpointError(f"{run_dir} holds a run that diverged (its weights are not "
                               f"finite); delete it and train again with a lower learning rate")
     if restore_rng:
@@ -274,8 +273,7 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
     _check_finite({k: v for k, v in record.items() if k.startswith("val_")}, epoch,
                   "in validation", folder)
     _check_finite({name: float("nan") for name, m in state.modules.items()
-                   if not all(bool(torch.isfinite(p).all()) for p in m.parameters())}, epoch,
-                  "in the weights after the epoch", folder)
+                   if not finite_weights(m)}, epoch, "in the weights after the epoch", folder)
     for scheduler in state.schedulers.values():
         scheduler.step()
     record["seconds"] = time.perf_counter() - start

@@ -72,3 +72,31 @@ def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, reference):
         assert scores[label]["train_seconds"] == run.history.seconds > 0
         assert scores[label]["parameters"] == sum(p.numel() for p in run.model.parameters())
     assert 0 < dae["reconstruction_mse"] < 0.2 and 0 <= dae["reconstruction_class_kept"] <= 1
+
+
+def test_evaluate_says_when_it_must_first_train_the_reference_classifier(monkeypatch, capsys,
+                                                                       tmp_path):
+    """The default-profile classifier is trained first only when missing, and a line says so
+    with the time it expects (here a stand-in recipe, so nothing trains)."""
+    from genadv_utils import classifier as classifier_module
+
+    class StandIn:
+        name = "classifier"
+
+        def settings(self, profile, **overrides):
+            return classifier_module.RECIPE.settings(profile, **overrides)
+
+        def folder(self, settings):
+            return tmp_path / "reference"
+
+        def seconds_per_step(self, settings, splits, steps):
+            return 0.1
+
+        def train(self, settings, splits=None, progress=True):
+            return ("trained", settings.epochs)
+
+    monkeypatch.setattr(evaluation, "REFERENCE", StandIn())
+    assert evaluation.reference_classifier("mnist") == ("trained", 5)
+    err = capsys.readouterr().err
+    assert err.startswith("evaluation: training the mnist evaluation classifier first")
+    assert "5 epochs, about 4 min here" in err  # 0.1 s x 430 steps x 5 and err.count("\n") == 1
