@@ -251,6 +251,13 @@ def read_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return saved
 
 
+def _ours(name: str) -> bool:
+    """The lock, or a temporary file of :func:`atomic_write` (another process may be writing
+    the run's first files right now)."""
+    return name == LOCK or (name.startswith(".") and name.endswith(".tmp") and name[1:].split(
+        ".tmp")[0].rsplit(".", 1)[0] in (SETTINGS, CHECKPOINT, HISTORY, CACHE))
+
+
 def check_ownable(folder: Path) -> None:
     """Refuse, in one line and touching nothing, a folder that a run may not be written to: a
     file, a path under a file, or a folder holding anything but a run of its own."""
@@ -262,7 +269,7 @@ def check_ownable(folder: Path) -> None:
     if folder.is_dir() and not (folder / SETTINGS).exists():
         if (folder / CHECKPOINT).exists():
             raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
-        foreign = sorted(p.name for p in folder.iterdir() if p.name != LOCK)
+        foreign = sorted(p.name for p in folder.iterdir() if not _ours(p.name))
         if foreign:
             raise CheckpointError(f"{folder} already holds files that are not a run "
                                   f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''})"

@@ -322,3 +322,16 @@ def test_a_damaged_dataset_file_is_named(data_copy, capsys, tmp_path, damage, me
         data.load_splits("mnist", device="cpu")
     assert main(["train", "dae", *TINY, "--out", str(tmp_path / "r")]) == 1
     one_line_error(capsys, "t10k-images-idx3-ubyte is damaged")
+
+
+def test_a_run_being_started_by_another_process_is_not_foreign(tmp_path):
+    """A second process may look while the first writes its settings (a temporary file of the
+    store's own, and the lock): that folder is a run in the making, not someone's files."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / store.LOCK).write_text("process 1 (training)")
+    (folder / ".settings.json.0pmoj2yv.tmp").write_text("{")
+    store.check_ownable(folder)
+    (folder / ".notes.tmp").write_text("mine")
+    with pytest.raises(store.CheckpointError, match="not a run"):
+        store.check_ownable(folder)
