@@ -6,13 +6,10 @@ A run folder ``<runs>/<name>-<key>`` holds ``settings.json`` (what was asked for
 ``history.json`` (the same history, readable) and, once measured, ``evaluation.json``.
 
 **Run keys follow meaning.** A run's key hashes its settings, the package version and the
-*normalised code* of the modules that decide its weights: the recipe's chapter module and every
-package module it imports, directly or not (:func:`code_digest`). Each module is parsed and its
-syntax tree dumped with docstrings removed, so comments, docstrings and formatting never change
-a key, while any change to what the code does retrains exactly the runs that depend on it: an
-edit to ``gan.py`` retrains the GAN and the VAE-GAN (which imports it), an edit to the training
-loop or to seeding retrains everything. Modules that only file, measure or draw results
-(:data:`NOT_WEIGHTS`) are left out.
+syntax trees, without docstrings, of its chapter module and every module that it imports but
+:data:`NOT_WEIGHTS` (:func:`code_digest`). Comments, docstrings and layout never change a key;
+an edit to ``gan.py`` retrains the GAN and the VAE-GAN (which imports it), an edit to the
+training loop or to seeding retrains everything.
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ import inspect
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import textwrap
@@ -251,11 +249,10 @@ def read_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return saved
 
 
-def _ours(name: str) -> bool:
-    """The lock, or a temporary file of :func:`atomic_write` (another process may be writing
-    the run's first files right now)."""
-    return name == LOCK or (name.startswith(".") and name.endswith(".tmp") and name[1:].split(
-        ".tmp")[0].rsplit(".", 1)[0] in (SETTINGS, CHECKPOINT, HISTORY, CACHE))
+_OURS = re.compile(re.escape(LOCK) + r"|\.(settings\.json|checkpoint\.pt|history\.json|"
+                   r"evaluation\.json)\.\w+\.tmp")
+"""The lock and :func:`atomic_write`'s temporary files (another process may be writing a run's
+first files right now): what a run folder in the making holds besides the run."""
 
 
 def check_ownable(folder: Path) -> None:
@@ -269,7 +266,7 @@ def check_ownable(folder: Path) -> None:
     if folder.is_dir() and not (folder / SETTINGS).exists():
         if (folder / CHECKPOINT).exists():
             raise CheckpointError(f"{folder} has a checkpoint but no {SETTINGS}; left as it is")
-        foreign = sorted(p.name for p in folder.iterdir() if not _ours(p.name))
+        foreign = sorted(p.name for p in folder.iterdir() if not _OURS.fullmatch(p.name))
         if foreign:
             raise CheckpointError(f"{folder} already holds files that are not a run "
                                   f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''})"
@@ -336,6 +333,17 @@ def finite_weights(module: torch.nn.Module) -> bool:
                if t.is_floating_point())
 
 
+def refuse_diverged(folder: Path, modules: Mapping[str, torch.nn.Module],
+                    history: History) -> None:
+    """Refuse, in one line, a run whose weights or last validation numbers are not finite."""
+    last = history.epochs[-1] if history.epochs else {}
+    if not (all(math.isfinite(v) for v in last.values() if isinstance(v, (int, float)))
+            and all(finite_weights(m) for m in modules.values())):
+        raise CheckpointError(f"{folder} holds a run that diverged (its weights or last "
+                              f"validation numbers are not finite); delete it and train again "
+                              f"with a lower learning rate")
+
+
 def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> History:
     """Load a finished run's networks (no optimisers, no data) and return its history."""
     payload, history = read_checkpoint(folder)
@@ -343,13 +351,7 @@ def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> Histor
     if not history.finished:
         raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} epochs so "
                          f"far); train it to the end first")
-    last = history.epochs[-1] if history.epochs else {}
-    finite = all(math.isfinite(v) for v in last.values() if isinstance(v, (int, float))) and all(
-        finite_weights(m) for m in modules.values())
-    if not finite:
-        raise CheckpointError(f"{folder} holds a run that diverged (its weights or last "
-                              f"validation numbers are not finite); delete it and train again "
-                              f"with a lower learning rate")
+    refuse_diverged(folder, modules, history)
     return history
 
 

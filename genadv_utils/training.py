@@ -36,7 +36,7 @@ from torch import nn
 from . import __version__
 from .data import Batches
 from .store import (CHECKPOINT, CheckpointError, History, claim, finite_weights, load_into,
-                    read_checkpoint, write_checkpoint)
+                    read_checkpoint, refuse_diverged, write_checkpoint)
 
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
     warnings.simplefilter("ignore")
@@ -127,9 +127,7 @@ def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = 
     """
     payload, history = read_checkpoint(run_dir)
     state.load_state_dict(payload["state"], run_dir / CHECKPOINT)
-    if not all(finite_weights(m) for m in state.modules.values()):
-        raise CheckpointError(f"{run_dir} holds a run that diverged (its weights are not "
-                              f"finite); delete it and train again with a lower learning rate")
+    refuse_diverged(run_dir, state.modules, history)
     if restore_rng:
         _set_rng_state(payload["rng"])
     if batches is not None:

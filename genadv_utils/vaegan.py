@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvEncoder, dcgan_init, in_batches, standard_normal
+from .blocks import ConvEncoder, dcgan_init, in_batches
 from .data import Splits
-from .gan import DCGANDiscriminator, DCGANGenerator, fixed_noise
+from .gan import GAN, DCGANDiscriminator, DCGANGenerator, fixed_noise
 from .losses import feature_reconstruction, gaussian_kl, generator_loss
 from .recipe import Device, Recipe, check_positive, fresh
 from .runtime import seed_everything
@@ -54,9 +54,7 @@ class VAEGAN(nn.Module):
         """Images ``[N, 1, 28, 28]`` in $[0, 1]$."""
         return self.decoder(z)
 
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""``n`` codes from the prior $\mathcal{N}(0, I)$ on the model's device."""
-        return standard_normal(self, n, self.latent_size, generator)
+    noise = GAN.noise  # codes from the prior N(0, I), drawn as the GAN draws its noise
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
