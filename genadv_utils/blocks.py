@@ -102,7 +102,9 @@ def dcgan_init(module: nn.Module) -> None:
     (Radford et al. 2016), batch-norm scales from $\mathcal{N}(1, 0.02^2)$ (from the DCGAN
     reference code, not the paper), biases zero. Use as ``net.apply(dcgan_init)``."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        weight = (module.parametrizations.weight.original  # under spectral normalisation
+                  if nn.utils.parametrize.is_parametrized(module, "weight") else module.weight)
+        nn.init.normal_(weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):

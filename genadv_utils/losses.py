@@ -62,6 +62,21 @@ def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch
     return F.softplus(-fake_logits).mean()
 
 
+def hinge_discriminator_loss(real_logits: torch.Tensor,
+                             fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The discriminator's hinge loss (Lim and Ye 2017; Miyato et al. 2018):
+    $\max(0, 1 - \ell(x)) + \max(0, 1 + \ell(G(z)))$, averaged over each batch and summed. A
+    real image scored above $+1$ or a fake below $-1$ costs nothing: the discriminator stops
+    pushing on what it already gets right, instead of driving its logits to infinity."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The generator's loss that goes with the hinge discriminator: $-\ell(G(z))$, the
+    discriminator's score of the fakes, raised (its gradient never vanishes)."""
+    return -fake_logits.mean()
+
+
 def feature_reconstruction(real_features: torch.Tensor,
                            fake_features: torch.Tensor) -> torch.Tensor:
     r"""The VAE-GAN's reconstruction loss per image (Larsen et al. 2016): the negative log

@@ -7,6 +7,7 @@ step with its gradient routing, the recipe.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -38,14 +39,25 @@ class VAEGAN(nn.Module):
     """
 
     def __init__(self, latent_size: int = 32, width: int = 32, encoder_width: int = 16,
-                 hidden: int = 512) -> None:
+                 hidden: int = 512, *, refine: bool = False, spectral: bool = False,
+                 average: bool = False) -> None:
         super().__init__()
         self.latent_size = latent_size
         self.encoder = ConvEncoder(2 * latent_size, encoder_width, hidden)
-        self.decoder = DCGANGenerator(latent_size, width)
-        self.discriminator = DCGANDiscriminator(width)
+        self.decoder = DCGANGenerator(latent_size, width, refine)
+        self.discriminator = DCGANDiscriminator(width, spectral)
         self.decoder.apply(dcgan_init)
         self.discriminator.apply(dcgan_init)
+        self.average = copy.deepcopy(self.decoder).requires_grad_(False) if average else None
+
+    @property
+    def generator(self) -> DCGANGenerator:
+        """The decoder, in its other role: the GAN's generator."""
+        return self.decoder
+
+    generate = GAN.generate  # by the decoder's weight average, if there is one
+    update_average = GAN.update_average
+    refresh_average = GAN.refresh_average
 
     encode = ConvVAE.encode
     reparameterise = staticmethod(ConvVAE.reparameterise)
@@ -59,12 +71,13 @@ class VAEGAN(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` images decoded from prior codes, ``[n, 1, 28, 28]`` in $[0, 1]$."""
-        return self.decode(self.noise(n, generator))
+        return self.generate(self.noise(n, generator))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        r"""The reconstruction $\operatorname{Dec}(\mu_\phi(x))$ in $[0, 1]$."""
-        return self.decode(self.encode(x)[0])
+        r"""The reconstruction $\operatorname{Dec}(\mu_\phi(x))$ in $[0, 1]$ (by the decoder's
+        weight average, if there is one)."""
+        return self.generate(self.encode(x)[0])
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,11 @@ class VAEGANSettings:
     width: int = 32  # the decoder's and discriminator's channels, as in the DCGAN
     encoder_width: int = 16  # the encoder's, as in the VAE
     hidden: int = 512
+    refine: bool = False  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
+    spectral: bool = False  # as in the GAN: spectral normalisation in the discriminator
+    average: float = 0.0  # as in the GAN: decay of the decoder's weight average (0: none)
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
+    kl_weight: float = 1.0  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
     equilibrium: float = 0.68
     margin: float = 0.35
@@ -91,10 +108,13 @@ class VAEGANSettings:
 
     def __post_init__(self) -> None:
         check_positive(self, "latent_size", "width", "encoder_width", "hidden")
-        if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0:
-            raise ValueError("gamma and margin must be non-negative, equilibrium positive")
+        if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0 or self.kl_weight < 0:
+            raise ValueError("gamma, kl_weight and margin must be non-negative, equilibrium "
+                             "positive")
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+        if not 0 <= self.average < 1:
+            raise ValueError(f"average must be in [0, 1), got {self.average}")
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -102,6 +122,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"epochs": 2, "train_size": 3000},
 }
 """What each profile changes in :class:`VAEGANSettings`; the chapter reads them from here."""
+
+FIRST_RECIPE: dict[str, Any] = {"refine": False, "average": 0.0}
+"""What the chapter's first recipe (the book's earlier editions, 5 epochs in the default
+profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
@@ -125,10 +149,12 @@ def equilibrium_rule(real_cost: float, fake_cost: float,
 
 def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
                 gamma: float, balance: bool = True, equilibrium: float = 0.68,
-                margin: float = 0.35) -> dict[str, torch.Tensor | float]:
+                margin: float = 0.35, average: float = 0.0,
+                kl_weight: float = 1.0) -> dict[str, torch.Tensor | float]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
-    KL + feature reconstruction, the decoder gamma * feature reconstruction +
-    its GAN loss, the discriminator its GAN loss only."""
+    kl_weight * KL + feature reconstruction, the decoder gamma * feature reconstruction +
+    its GAN loss, the discriminator its GAN loss only (then, with ``average``,
+    one step of the decoder's weight average)."""
     real, _ = batch
     model = state.modules["vaegan"]
     dis = model.discriminator
@@ -150,7 +176,7 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
             real_cost.item(), fake_cost.item(), equilibrium, margin)
     fool = generator_loss(rec_logits) + generator_loss(sampled_logits)
     objectives = {
-        "encoder": kl + feature_rec,
+        "encoder": kl_weight * kl + feature_rec,
         "decoder": gamma * feature_rec + (fool if train_g else 0.0),
         "discriminator": real_cost + 2 * fake_cost,
     }
@@ -163,6 +189,8 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
             p.grad = g
     for name in updated:
         state.optimizers[name].step()
+    if average:
+        model.update_average(average)
     return {"kl": kl, "feature_rec": feature_rec,
             "d_real_cost": real_cost, "d_fake_cost": fake_cost,
             "acc_real": (real_logits > 0).float().mean(),
@@ -173,7 +201,9 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
 
 def network(settings: VAEGANSettings) -> VAEGAN:
     """The untrained network these settings describe."""
-    return VAEGAN(settings.latent_size, settings.width, settings.encoder_width, settings.hidden)
+    return VAEGAN(settings.latent_size, settings.width, settings.encoder_width, settings.hidden,
+                  refine=settings.refine, spectral=settings.spectral,
+                  average=settings.average > 0)
 
 
 def build(settings: VAEGANSettings, device: Device = None) -> TrainState:
@@ -189,10 +219,16 @@ def build(settings: VAEGANSettings, device: Device = None) -> TrainState:
 
 
 def validate(settings: VAEGANSettings, splits: Splits) -> Validate:
-    """Pixel MSE of the reconstructions of the first 1000 validation images."""
+    """Pixel MSE of the reconstructions of the first 1000 validation images (after the
+    decoder's average, if any, has its batch-norm statistics re-estimated)."""
     val = splits.val.images[:1000]
-    return lambda s: {"rec_mse": F.mse_loss(in_batches(s.modules["vaegan"].reconstruct, val),
-                                            val).item()}
+
+    def run(state: TrainState) -> dict[str, float]:
+        model = state.modules["vaegan"]
+        if model.average is not None:
+            model.refresh_average()
+        return {"rec_mse": F.mse_loss(in_batches(model.reconstruct, val), val).item()}
+    return run
 
 
 def snapshot(settings: VAEGANSettings, state: TrainState) -> Render:
@@ -204,6 +240,7 @@ def snapshot(settings: VAEGANSettings, state: TrainState) -> Render:
 RECIPE = Recipe(
     name="vaegan", settings_type=VAEGANSettings, profiles=PROFILES, network=network,
     build=build, step=lambda s: partial(vaegan_step, gamma=s.gamma, balance=s.balance,
-                                        equilibrium=s.equilibrium, margin=s.margin),
+                                        equilibrium=s.equilibrium, margin=s.margin,
+                                        average=s.average, kl_weight=s.kl_weight),
     validate=validate, snapshot=snapshot, evaluations=("samples", "reconstructions"))
 settings, train, load = RECIPE.settings, RECIPE.train, RECIPE.load

@@ -185,3 +185,84 @@ def test_sample_in_batches_is_seeded_and_draws_n_images():
     assert not torch.equal(first[0], first[3])  # each batch draws fresh noise
     with pytest.raises(ValueError, match="positive"):
         metrics.sample_in_batches(net, 0)
+
+
+def test_hinge_losses_stop_at_the_margin_and_never_saturate_for_the_generator():
+    real = torch.tensor([2.0, 0.5, -1.0])
+    fake = torch.tensor([-2.0, -0.5, 1.0])
+    # real: max(0, 1 - l) = 0, 0.5, 2 -> 2.5/3; fake: max(0, 1 + l) = 0, 0.5, 2 -> 2.5/3
+    assert torch.allclose(losses.hinge_discriminator_loss(real, fake), torch.tensor(5.0 / 3))
+    rejected = torch.full((4,), -10.0, requires_grad=True)
+    grad, = torch.autograd.grad(losses.hinge_generator_loss(rejected), rejected)
+    assert torch.allclose(grad, torch.full((4,), -0.25))
+
+
+def test_spectral_normalisation_makes_every_discriminator_layer_1_lipschitz():
+    torch.manual_seed(0)
+    net = gan.DCGANDiscriminator(width=8, spectral=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    x = torch.rand(16, 1, 28, 28)
+    for _ in range(30):  # each call in training mode runs one power iteration
+        net(x)
+    layers = [net.body[0], net.body[2], net.head]
+    for layer in layers:
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
+        assert abs(sigma.item() - 1.0) < 0.02
+    # the bound: 2 (pixels mapped to 2x - 1) x 2 x 2 (two 4x4 stride-2 convolutions, each
+    # input pixel in at most four kernel positions) x 1 (the dense head)
+    net.eval()
+    a, b = torch.rand(8, 1, 28, 28), torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        change = (net(a) - net(b)).abs()
+    assert (change <= 8 * (a - b).flatten(1).norm(dim=1) + 1e-4).all()
+
+
+def test_the_weight_average_follows_the_generator_and_gets_its_own_batch_statistics():
+    torch.manual_seed(0)
+    net = gan.GAN(latent_size=8, width=4, refine=True, average=True)
+    assert all(torch.equal(a, g) for a, g in zip(net.average.parameters(),
+                                                  net.generator.parameters()))
+    with torch.no_grad():
+        for p in net.generator.parameters():
+            p.add_(1.0)
+    before = [a.clone() for a in net.average.parameters()]
+    net.update_average(0.75)  # a quarter of the way to the generator's weights
+    for a, b in zip(net.average.parameters(), before):
+        assert torch.allclose(a, b + 0.25)
+    net.refresh_average(images=1000, batch_size=250)
+    first = net.average.net[1]  # batch norm of the linear map's 1000 outputs
+    z = net.noise(1000, torch.Generator().manual_seed(gan.AVERAGE_SEED))
+    with torch.no_grad():
+        h = net.average.net[0](z)
+    assert torch.allclose(first.running_mean, h.mean(0), atol=1e-5)
+    assert not net.average.training and first.momentum == 0.1
+    assert torch.equal(net.sample(3, torch.Generator().manual_seed(1)),
+                       net.average(net.noise(3, torch.Generator().manual_seed(1))))
+
+
+def test_a_gan_with_every_new_ingredient_trains_and_resumes_exactly(tmp_path):
+    splits = data.load_splits("mnist", device="cpu")
+    settings = gan.settings("smoke", width=4, latent_size=8, train_size=256, epochs=2,
+                            refine=True, spectral=True, loss="hinge", average=0.9)
+    whole = gan.train(settings, splits, run_dir=tmp_path / "whole", progress=False)
+    calls = {"n": 0, "stop": 6}  # 4 steps an epoch: stop in the middle of the second
+
+    def step(state, batch):
+        calls["n"] += 1
+        if calls["n"] == calls["stop"]:
+            raise KeyboardInterrupt
+        return gan.RECIPE.step(settings)(state, batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        gan.train(settings, splits, step=step, run_dir=tmp_path / "resumed", progress=False)
+    calls["stop"] = None
+    resumed = gan.train(settings, splits, step=step, run_dir=tmp_path / "resumed",
+                        progress=False)
+    assert len(resumed.history.epochs) == 2
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert "val_d_real" in whole.history.epochs[-1]
+    loaded = gan.load(tmp_path / "whole", device="cpu")
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(loaded.model.sample(4, g), whole.model.sample(4, torch.Generator()
+                                                                      .manual_seed(0)))

@@ -46,3 +46,18 @@ def test_noise_sweep_compares_every_method_on_the_same_noise():
     again = metrics.noise_sweep({}, clean, "gaussian", [0.1, 0.5])
     assert again["noisy input"] == sweep["noisy input"]
     assert metrics.apply_in_batches(lambda x: x * 2, clean, batch_size=7).shape == clean.shape
+
+
+def test_recognised_counts_samples_whose_top_class_is_confident():
+    class Fixed(torch.nn.Module):
+        def forward(self, x):  # image i's logits: class 0 with margin x[i, 0, 0, 0]
+            logits = torch.zeros(len(x), 10)
+            logits[:, 0] = x[:, 0, 0, 0]
+            return logits
+
+    images = torch.zeros(4, 1, 28, 28)
+    images[:, 0, 0, 0] = torch.tensor([0.0, 2.0, 5.0, 10.0])  # top prob 0.1, 0.45, 0.94, 1.0
+    assert metrics.recognised(Fixed(), images) == 0.5
+    assert metrics.recognised(Fixed(), images, confidence=0.4) == 0.75
+    with pytest.raises(ValueError, match="confidence"):
+        metrics.recognised(Fixed(), images, confidence=1.0)

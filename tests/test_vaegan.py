@@ -106,3 +106,42 @@ def test_vaegan_on_the_command_line(tiny_vaegan, tmp_path, capsys):
     again = evaluation.evaluate(vaegan.load(run), classifier=reference,
                                        test_size=200)
     assert again["reconstruction_class_kept"] == result["reconstruction_class_kept"]
+
+
+def test_the_kl_weight_scales_only_the_encoders_kl_gradient():
+    """kl_weight = 0 leaves the encoder only the feature reconstruction; its gradient then
+    differs from the kl_weight = 1 step's by exactly the KL's gradient, and the decoder's and
+    the discriminator's gradients do not change."""
+    real = data.load_splits("mnist", device="cpu").train.images[:16]
+    settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
+                               refine=True, average=0.9)
+    grads = {}
+    for weight in (0.0, 1.0):
+        state = vaegan.build(settings, "cpu")
+        for opt in state.optimizers.values():  # leave the weights as they are
+            opt.step = lambda *a, **k: None
+        torch.manual_seed(1)
+        vaegan.vaegan_step(state, (real, None), gamma=0.01, balance=False, kl_weight=weight)
+        model = state.modules["vaegan"]
+        grads[weight] = {n: [p.grad.clone() for p in getattr(model, n).parameters()]
+                         for n in ("encoder", "decoder", "discriminator")}
+    for name in ("decoder", "discriminator"):
+        for a, b in zip(grads[0.0][name], grads[1.0][name]):
+            assert torch.allclose(a, b, atol=1e-6)
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[0.0]["encoder"],
+                                                          grads[1.0]["encoder"]))
+    with pytest.raises(ValueError, match="kl_weight"):
+        vaegan.settings("smoke", kl_weight=-1.0)
+
+
+def test_the_decoders_average_draws_the_samples_and_the_reconstructions():
+    model = vaegan.VAEGAN(latent_size=4, width=4, encoder_width=4, hidden=8, refine=True,
+                          average=True).eval()
+    assert model.generator is model.decoder
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.add_(0.5)
+    x = torch.rand(3, 1, 28, 28)
+    z = model.encode(x)[0]
+    assert torch.equal(model.reconstruct(x), model.average(z))
+    assert not torch.equal(model.reconstruct(x), model.decode(z))

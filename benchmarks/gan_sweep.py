@@ -1,0 +1,157 @@
+"""Chapter 3 and 4's search for sample quality per CPU-second: GAN and VAE-GAN settings, each
+trained for the same wall-clock budget on this machine, scored on one table.
+
+Each candidate is a set of changes to the recipe's settings. Unless it fixes its own
+``epochs``, it gets as many epochs as fit into ``--minutes`` here (timed by the recipe's own
+``epochs_for_minutes``), so the rows compare quality at equal training time. Runs are cached in
+the run store like every other run, so re-running the script reloads them, and the winner's run
+is the one the book reloads. Every candidate draws 10k samples, scored against the 10k test
+images in the evaluation classifier's features: Fréchet distance (lower is better), coverage,
+precision and recall, and the share *recognised* (top class at least 90 % likely).
+
+    GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan
+    GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --only today,chosen
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import torch
+
+from genadv_utils import data, display, evaluation, gan, metrics, registry, vaegan
+from genadv_utils.blocks import in_batches
+
+TODAY = {
+    "gan": {**gan.FIRST_RECIPE, "epochs": 8},
+    "vaegan": {**vaegan.FIRST_RECIPE, "epochs": 5},
+}
+"""The recipes as they were before this search (issue 14), for the side-by-side rows."""
+
+NEW = {"refine": True, "spectral": True, "loss": "hinge", "average": 0.999}
+CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
+    "gan": {
+        "today": TODAY["gan"],
+        "chosen": {},
+        "new lr 2e-4/2e-4": {**NEW, "lr_generator": 2e-4,
+                                              "lr_discriminator": 2e-4},
+        "new lr 1e-3/2e-4": {**NEW, "lr_generator": 1e-3,
+                                              "lr_discriminator": 2e-4},
+        "new lr 2e-4/1e-3": {**NEW, "lr_generator": 2e-4, "lr_discriminator": 1e-3},
+        "new lr 2e-4/4e-4": {**NEW, "lr_generator": 2e-4,
+                                              "lr_discriminator": 4e-4},
+        "refine+avg (BN D; cross-entropy)": {"refine": True, "average": 0.999},
+        "refine+avg (BN D) lr 2e-4/2e-4": {"refine": True, "average": 0.999,
+                                            "lr_generator": 2e-4, "lr_discriminator": 2e-4},
+        "refine+avg (BN D) lr 1e-3/1e-3": {"refine": True, "average": 0.999,
+                                            "lr_discriminator": 1e-3},
+        "refine+avg (BN D) lr 1e-3/2e-3": {"refine": True, "average": 0.999,
+                                            "lr_discriminator": 2e-3},
+        "refine+avg 0.9995 lr 1e-3/2e-3": {"refine": True, "average": 0.9995,
+                                            "lr_discriminator": 2e-3, "epochs": 6},
+        "refine+sn+avg (cross-entropy) lr 2e-4/2e-4": {**NEW, "loss": "non-saturating",
+                                                      "lr_generator": 2e-4,
+                                                      "lr_discriminator": 2e-4},
+        "refine+sn+avg (cross-entropy) lr 1e-3/2e-4": {**NEW, "loss": "non-saturating",
+                                                      "lr_generator": 1e-3,
+                                                      "lr_discriminator": 2e-4},
+        "refine+sn+hinge (no average)": {**NEW, "average": 0.0},
+    },
+    "vaegan": {
+        "today": TODAY["vaegan"],
+        "chosen": {},
+        "refine+avg": {"refine": True, "average": 0.999},
+        "refine+avg lr D 1e-3": {"refine": True, "average": 0.999, "lr_discriminator": 1e-3},
+        "refine+avg gamma 3e-2": {"refine": True, "average": 0.999, "gamma": 3e-2},
+        "refine+avg KL x4": {"refine": True, "average": 0.999, "kl_weight": 4.0, "epochs": 4},
+        "refine+avg margin 0.5": {"refine": True, "average": 0.999, "margin": 0.5, "epochs": 4},
+    },
+}
+"""Each model's candidates: name → changes to the default settings (``chosen``: none)."""
+
+
+def score(model: torch.nn.Module, classifier: torch.nn.Module, test: torch.Tensor,
+          samples: int) -> dict[str, Any]:
+    """The sample metrics of ``samples`` draws (the evaluation's seed)."""
+    generator = torch.Generator().manual_seed(evaluation.EVALUATION_SEED)
+    images = metrics.sample_in_batches(model.eval(), samples, generator)
+    return metrics.sample_quality(classifier, images, test)
+
+
+def time_side_by_side(recipe: Any, splits: data.Splits, rounds: int = 3) -> None:
+    """Today's recipe and the chosen one timed in turns, in this one process: the minimum
+    seconds per step of each over ``rounds``, and their whole training's ratio."""
+    today = recipe.settings("default", **TODAY[recipe.name])
+    chosen = recipe.settings("default")
+    per_step: dict[str, list[float]] = {"today": [], "chosen": []}
+    for _ in range(rounds):
+        for name, settings in (("today", today), ("chosen", chosen)):
+            per_step[name].append(recipe.seconds_per_step(settings, splits, steps=20))
+    step = {name: min(times) for name, times in per_step.items()}
+    ratio = (step["chosen"] * chosen.epochs) / (step["today"] * today.epochs)
+    print(f"\n{recipe.name}, timed side by side ({display.machine()}): a step takes "
+          f"{1000 * step['today']:.1f} ms today and {1000 * step['chosen']:.1f} ms chosen; "
+          f"training ({today.epochs} against {chosen.epochs} epochs of the same batches) "
+          f"takes {ratio:.2f}x today's time (target: at most 1.5x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=sorted(CANDIDATES))
+    parser.add_argument("--minutes", type=float, default=5.0,
+                        help="training budget of a candidate without its own epochs")
+    parser.add_argument("--only", default="", help="comma-separated candidate names")
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--time", action="store_true",
+                        help="only time today's recipe against the chosen one, side by side")
+    args = parser.parse_args()
+
+    recipe = registry.get(args.model)
+    chosen = [c for c in args.only.split(",") if c] or list(CANDIDATES[args.model])
+    unknown = set(chosen) - set(CANDIDATES[args.model])
+    if unknown:
+        parser.error(f"unknown candidate(s): {', '.join(sorted(unknown))}")
+    splits = data.load_splits("mnist", device="cpu")
+    if args.time:
+        time_side_by_side(recipe, splits)
+        return
+    classifier = evaluation.reference_classifier("mnist", progress=False).model
+    test = splits.test.images
+    rows = []
+    for name in chosen:
+        changes = CANDIDATES[args.model][name]
+        settings = recipe.settings("default", **changes)
+        if "epochs" not in changes:
+            epochs = recipe.epochs_for_minutes(settings, splits, args.minutes)
+            settings = recipe.settings("default", **{**changes, "epochs": epochs})
+        start = time.perf_counter()
+        trained = recipe.train(settings, splits, progress="epochs")
+        print(f"{name}: {trained.folder.name} ({time.perf_counter() - start:.0f} s here)",
+              flush=True)
+        r = score(trained.model, classifier, test, args.samples)
+        if hasattr(trained.model, "reconstruct"):
+            rec = in_batches(trained.model.reconstruct, test)
+            r["class_kept"] = metrics.class_kept(classifier, test, rec)
+            r["sharpness"] = metrics.sharpness(rec)
+        rows.append((name, settings.epochs, trained.history.seconds, r))
+        print(f"  FD {r['frechet_distance']:.1f} | coverage {r['coverage']:.3f} | recognised "
+              f"{r['recognised']:.3f}", flush=True)
+
+    machine = display.machine()
+    print(f"\n{args.model}: {args.samples} samples against the {len(test)} test images "
+          f"({machine})")
+    extra = "| class kept | sharpness " if args.model == "vaegan" else ""
+    print(f"| setting | epochs | seconds | Fréchet distance | coverage | precision | recall | "
+          f"recognised {extra}|")
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if extra else ""))
+    for name, epochs, seconds, r in rows:
+        more = (f" {r['class_kept']:.4f} | {r['sharpness']:.3f} |" if extra else "")
+        print(f"| {name} | {epochs} | {seconds:.0f} | {r['frechet_distance']:.1f} | "
+              f"{r['coverage']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+              f"{r['recognised']:.3f} |{more}")
+
+
+if __name__ == "__main__":
+    main()
