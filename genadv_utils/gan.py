@@ -190,10 +190,10 @@ class GANSettings:
     refine: bool = True  # a 3x3 convolution at each of G's resolutions
     spectral: bool = False  # spectral normalisation in D (instead of its batch norm)
     average: float = 0.999  # decay of G's weight average (0: no average)
-    epochs: int = 7
+    epochs: int = 6
     batch_size: int = 64
     lr_generator: float = 1e-3  # DCGAN: 2e-4 for both; faster learned better in the same time
-    lr_discriminator: float = 1e-3
+    lr_discriminator: float = 2e-3
     beta1: float = 0.5  # Adam's first-moment decay; DCGAN lowers it from 0.9
     loss: str = "non-saturating"  # or "saturating" (the minimax one), or "hinge"
     train_size: int | None = None
@@ -210,7 +210,7 @@ class GANSettings:
 
 
 PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"epochs": 7, "train_size": None},
+    "default": {"epochs": 6, "train_size": None},
     "smoke": {"epochs": 2, "train_size": 4000},
 }
 """What each profile changes in :class:`GANSettings`; the chapter reads them from here."""

@@ -89,9 +89,9 @@ class VAEGANSettings:
     width: int = 32  # the decoder's and discriminator's channels, as in the DCGAN
     encoder_width: int = 16  # the encoder's, as in the VAE
     hidden: int = 512
-    refine: bool = False  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
+    refine: bool = True  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
     spectral: bool = False  # as in the GAN: spectral normalisation in the discriminator
-    average: float = 0.0  # as in the GAN: decay of the decoder's weight average (0: none)
+    average: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
     kl_weight: float = 1.0  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
@@ -129,8 +129,8 @@ profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
-                     equilibrium: float = 0.68,
-                     margin: float = 0.35) -> tuple[bool, bool]:
+                     equilibrium: float = VAEGANSettings.equilibrium,
+                     margin: float = VAEGANSettings.margin) -> tuple[bool, bool]:
     """Which players to update: ``(discriminator, decoder's GAN term)``, adapted from the
     VAE-GAN authors' code (there a paused decoder skips its whole update, here only its GAN
     term; the thresholds and the tie rule are theirs).
@@ -148,8 +148,9 @@ def equilibrium_rule(real_cost: float, fake_cost: float,
 
 
 def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
-                gamma: float, balance: bool = True, equilibrium: float = 0.68,
-                margin: float = 0.35, average: float = 0.0,
+                gamma: float, balance: bool = True,
+                equilibrium: float = VAEGANSettings.equilibrium,
+                margin: float = VAEGANSettings.margin, average: float = 0.0,
                 kl_weight: float = 1.0) -> dict[str, torch.Tensor | float]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
     kl_weight * KL + feature reconstruction, the decoder gamma * feature reconstruction +
