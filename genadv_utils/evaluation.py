@@ -196,15 +196,21 @@ def evaluate_run(folder: Path, *, test_size: int | None = None,
                     classifier=classifier)
 
 
+def trained_parameters(model: torch.nn.Module) -> int:
+    """How many numbers training sets: the parameters that receive gradients (a generator's
+    weight average is a copy that only follows them, and is not counted)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def compare(runs: Mapping[str, Trained], *, classifier: Trained, samples: int = 10_000,
             test_size: int | None = None) -> dict[str, dict[str, Any]]:
     """Every run of ``runs`` (label -> finished run) measured the same way: training time and
-    parameter count; for models that sample, :func:`evaluate_generator`; for models that
+    :func:`trained_parameters`; for models that sample, :func:`evaluate_generator`; for models that
     reconstruct, :func:`reconstruction_quality`. All in ``classifier``'s features."""
     results = {}
     for label, trained in runs.items():
         row: dict[str, Any] = {"model": trained.name, "train_seconds": trained.history.seconds,
-                               "parameters": sum(p.numel() for p in trained.model.parameters())}
+                               "parameters": trained_parameters(trained.model)}
         if hasattr(trained.model, "sample"):
             row.update(evaluate_generator(trained, classifier=classifier, samples=samples,
                                           test_size=test_size))

@@ -266,3 +266,10 @@ def test_a_gan_with_every_new_ingredient_trains_and_resumes_exactly(tmp_path):
     g = torch.Generator().manual_seed(0)
     assert torch.equal(loaded.model.sample(4, g), whole.model.sample(4, torch.Generator()
                                                                       .manual_seed(0)))
+
+
+def test_the_weight_average_is_not_counted_as_trained_parameters():
+    net = gan.GAN(latent_size=8, width=4, refine=True, average=True)
+    total = sum(p.numel() for p in net.parameters())
+    average = sum(p.numel() for p in net.average.parameters())
+    assert evaluation.trained_parameters(net) == total - average > 0
