@@ -165,6 +165,7 @@ class GAN(nn.Module):
         running ones of $G$."""
         norms = [m for m in self.average.modules()
                  if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
         for m in norms:
             m.reset_running_stats()
             m.momentum = None  # a plain average over the batches below
@@ -172,12 +173,17 @@ class GAN(nn.Module):
         generator = torch.Generator().manual_seed(AVERAGE_SEED)
         for start in range(0, images, batch_size):
             self.average(self.noise(min(batch_size, images - start), generator))
-        for m in norms:
-            m.momentum = 0.1
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
         self.average.eval()
 
 
-LOSSES = ("non-saturating", "saturating", "hinge")
+LOSSES = {
+    "non-saturating": (discriminator_loss, generator_loss),
+    "saturating": (discriminator_loss, partial(generator_loss, saturating=True)),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+}
+"""Each loss's name and its pair (the discriminator's loss, the generator's loss)."""
 
 
 @dataclass(frozen=True)
@@ -234,20 +240,15 @@ def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
 
     real_logits = gan.discriminator(real)
     fake_logits = gan.discriminator(fake.detach())  # detach: G is left alone
-    if loss == "hinge":
-        d_loss = hinge_discriminator_loss(real_logits, fake_logits)
-    else:
-        d_loss = discriminator_loss(real_logits, fake_logits)
+    d_loss_of, g_loss_of = LOSSES[loss]
+    d_loss = d_loss_of(real_logits, fake_logits)
     d_opt.zero_grad()
     d_loss.backward()
     d_opt.step()
 
     gan.discriminator.requires_grad_(False)  # G's update needs no gradient for D's weights
     fooled = gan.discriminator(fake)  # the fakes, scored by the updated D
-    if loss == "hinge":
-        g_loss = hinge_generator_loss(fooled)
-    else:
-        g_loss = generator_loss(fooled, saturating=loss == "saturating")
+    g_loss = g_loss_of(fooled)
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()

@@ -220,7 +220,15 @@ def classifier_score(classifier: torch.nn.Module, images: torch.Tensor) -> float
     r"""The "inception score" with the evaluation classifier:
     $\exp\big(\mathbb{E}_x \mathrm{KL}(p(y \mid x) \Vert p(y))\big)$, between 1 and the number
     of classes; high when each image is clearly one class and all classes appear."""
-    probs = apply_in_batches(lambda x: classifier(x).softmax(1), images).double()
+    return _score(_probabilities(classifier, images))
+
+
+def _probabilities(classifier: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return apply_in_batches(lambda x: classifier(x).softmax(1), images)
+
+
+def _score(probs: torch.Tensor) -> float:
+    probs = probs.double()
     marginal = probs.mean(0, keepdim=True)
     kl = (probs * (probs.clamp_min(1e-12).log() - marginal.log())).sum(1)
     return float(kl.mean().exp())
@@ -238,8 +246,11 @@ def recognised(classifier: torch.nn.Module, images: torch.Tensor,
     under the classifier: how many samples a reader would take for a clear digit."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    top = apply_in_batches(lambda x: classifier(x).softmax(1).amax(1), images)
-    return (top >= confidence).float().mean().item()
+    return _recognised(_probabilities(classifier, images), confidence)
+
+
+def _recognised(probs: torch.Tensor, confidence: float = RECOGNISED_CONFIDENCE) -> float:
+    return (probs.amax(1) >= confidence).float().mean().item()
 
 
 @torch.no_grad()
@@ -252,12 +263,12 @@ def sample_quality(classifier: torch.nn.Module, samples: torch.Tensor, real: tor
     classifier = classifier.eval()
     fake_features = apply_in_batches(classifier.features, samples)
     real_features = apply_in_batches(classifier.features, real)
-    classes = apply_in_batches(classifier, samples).argmax(1)
-    counts = torch.bincount(classes.cpu(), minlength=classifier.head.out_features)
+    probs = _probabilities(classifier, samples)  # one pass serves the last three numbers
+    counts = torch.bincount(probs.argmax(1).cpu(), minlength=classifier.head.out_features)
     return {"frechet_distance": frechet_distance(fake_features, real_features),
             **precision_recall_coverage(real_features, fake_features, k),
-            "classifier_score": classifier_score(classifier, samples),
-            "recognised": recognised(classifier, samples),
+            "classifier_score": _score(probs),
+            "recognised": _recognised(probs),
             "class_counts": counts.tolist()}
 
 
