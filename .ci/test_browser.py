@@ -4,7 +4,9 @@ Run by ``.ci/run`` after the smoke-profile book build (``pytest .ci/test_browser
 page in ``_toc.yml`` it checks that the equations rendered (MathJax output present, no raw TeX
 left), every image loaded, the animation player works where the chapter has one, the Colab
 button opens that page's own notebook, the browser logged no JavaScript errors (except
-:data:`KNOWN_HARMLESS`), and every internal link resolves. It saves a full-page screenshot of
+:data:`KNOWN_HARMLESS`), and every internal link resolves, and every live widget (``genadv_utils.live``) loads its model,
+computes what PyTorch computes and answers the reader's input. The browser may reach nothing but
+the local server. It saves a full-page screenshot of
 each page into ``_build/screenshots`` (``GENADV_SCREENSHOTS`` overrides), which CI keeps.
 
 Chromium and its driver come from Debian (``chromium``, ``chromium-driver``); nothing is
@@ -35,6 +37,8 @@ SHOTS = Path(os.environ.get("GENADV_SCREENSHOTS", ROOT / "_build" / "screenshots
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                  # no network but the local server: the pages must work offline
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--window-size=1280,900"]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -251,3 +255,123 @@ def test_every_page_has_a_full_page_screenshot(pages):
         shot = SHOTS / f"{doc.replace('/', '_')}.png"
         assert shot.stat().st_size > 10_000, shot
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+LIVE = {"notebooks/01_denoising_autoencoder": "denoise",
+        "notebooks/02_variational_autoencoder": "latent",
+        "notebooks/03_generative_adversarial_network": "samples",
+        "notebooks/04_vae_gan": "reconstruct"}
+"""The pages with a live widget, and the kind each shows."""
+
+_CANVASES = "return Array.from(document.querySelector('.genadv-live')" \
+            ".querySelectorAll('canvas')).map(c => c.toDataURL())"
+
+
+def _wait_for_change(browser, before: list[str], seconds: float = 15.0) -> list[str]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        now = browser.execute_script(_CANVASES)
+        if now != before:
+            return now
+        time.sleep(0.1)
+    return before
+
+
+def _interact(browser, kind: str) -> None:
+    """What a reader does: a stroke, a click on a button, an input on a slider."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    root = browser.find_element(By.CSS_SELECTOR, ".genadv-live")
+    canvas = root.find_elements(By.TAG_NAME, "canvas")[0]
+    if kind == "denoise":  # a stroke across the drawing pad
+        ActionChains(browser).move_to_element_with_offset(canvas, -30, -40).click_and_hold() \
+            .move_by_offset(20, 30).move_by_offset(20, 30).move_by_offset(10, 20).release() \
+            .perform()
+    elif kind == "latent":  # the pointer over the plane, then the walk's slider
+        ActionChains(browser).move_to_element_with_offset(canvas, 40, -50).perform()
+    buttons = root.find_elements(By.TAG_NAME, "button")
+    if kind in ("samples", "reconstruct"):
+        buttons[-1].click()  # New samples / New samples
+    if kind == "reconstruct":
+        buttons[1].click()  # Next digit
+    browser.execute_script("""
+        const range = document.querySelector('.genadv-live input[type=range]');
+        if (range) { range.value = 0.8; range.dispatchEvent(new Event('input')); }""")
+
+
+@pytest.fixture(scope="module")
+def live(server, browser) -> dict[str, dict]:
+    """Each widget page: its widget scrolled into view, loaded, checked against PyTorch, then
+    used; screenshots of the widget before and after are saved."""
+    from selenium.webdriver.common.by import By
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    facts = {}
+    for doc, kind in LIVE.items():
+        browser.get_log("browser")
+        _open(browser, f"{server}/{doc}.html")
+        root = browser.find_element(By.CSS_SELECTOR, ".genadv-live")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", root)
+        state = browser.execute_async_script("""
+            const done = arguments[arguments.length - 1], root = arguments[0];
+            const started = performance.now();
+            const wait = () => root.genadvLive ? root.genadvLive.ready.then(ok => done({
+                ok: ok, kind: root.dataset.kind, state: root.dataset.state,
+                status: root.querySelector('.genadv-live-status').textContent,
+                load: root.genadvLive.loadSeconds, canvases: root.querySelectorAll('canvas').length,
+                models: Array.from(performance.getEntriesByType('resource'))
+                    .filter(e => e.name.includes('/_live/') || e.name.includes('/_static/ort/'))
+                    .map(e => [e.name.split('/').pop(), e.encodedBodySize || e.transferSize])}))
+                : (performance.now() - started > 50000 ? done({ok: false, status: 'no widget'})
+                   : setTimeout(wait, 100));
+            wait();""", root)
+        facts[doc] = state
+        if not state.get("ok"):
+            facts[doc]["errors"] = [e["message"] for e in browser.get_log("browser")]
+            continue
+        state["checks"] = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "arguments[0].genadvLive.check().then(done, e => done({error: String(e)}))", root)
+        name = doc.replace("/", "_")
+        root.screenshot(str(SHOTS / f"live_{name}_before.png"))
+        before = browser.execute_script(_CANVASES)
+        _interact(browser, kind)
+        after = _wait_for_change(browser, before)
+        import time
+        time.sleep(0.5)  # let the last frame land before the picture
+        root.screenshot(str(SHOTS / f"live_{name}_after.png"))
+        state["changed"] = [a != b for a, b in zip(before, browser.execute_script(_CANVASES))]
+        state["changed_any"] = after != before
+        state["errors"] = [e["message"] for e in browser.get_log("browser")
+                           if e["level"] == "SEVERE"]
+    (SHOTS / "live.json").write_text(json.dumps(facts, indent=1))
+    return facts
+
+
+@pytest.mark.parametrize("doc", list(LIVE))
+def test_live_widget_loads_offline_and_draws(live, doc):
+    state = live[doc]
+    assert state.get("ok"), f"the widget did not load: {state}"
+    assert state["kind"] == LIVE[doc] and state["state"] == "ready"
+    assert state["canvases"] >= 2
+    names = [name for name, _ in state["models"]]
+    assert any(n.endswith(".wasm") for n in names), f"no runtime from the site: {names}"
+    assert any(n.endswith(".onnx") for n in names), f"no network from the site: {names}"
+
+
+@pytest.mark.parametrize("doc", list(LIVE))
+def test_live_widget_computes_what_pytorch_computes(live, doc):
+    checks = live[doc]["checks"]
+    assert "error" not in checks, checks
+    assert checks and all(v < 1e-3 for v in checks.values()), \
+        f"largest |browser - PyTorch| per network: {checks}"
+
+
+@pytest.mark.parametrize("doc", list(LIVE))
+def test_live_widget_answers_the_reader(live, doc):
+    state = live[doc]
+    assert state["changed_any"], "no canvas changed after the interaction"
+    assert not state["errors"], json.dumps(state["errors"], indent=1)

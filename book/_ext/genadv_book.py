@@ -18,6 +18,13 @@ Sphinx 7 adds each inline script registered before the builder starts twice (onc
 file name ``None``, once with ``""``); sphinx-thebe's ``const THEBE_JS_URL`` declared twice is a
 JavaScript error on every page. The extension drops repeated scripts from each page.
 
+Live widgets (:mod:`genadv_utils.live`): the extension sets ``$GENADV_LIVE_DIR`` to
+``_build/.genadv-live`` (beside the execution cache, which keeps the outputs that point at it),
+where the notebooks write their exported networks. When the build has finished, it copies the
+networks the pages use into ``_live/`` and the pinned onnxruntime-web files (fetched once from the
+npm registry, checked against their integrity hash) into ``_static/ort/``, so the pages need no
+network.
+
 Figures have captions but no numbers: sphinx-jupyterbook-latex switches ``numfig`` on for every
 builder, which would number the figures across the whole book ("Fig. 50" in chapter 5).
 """
@@ -28,6 +35,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -89,6 +97,39 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = kept
 
 
+def _live_folder(app, config) -> None:
+    from genadv_utils.live import LIVE_DIR_ENV
+
+    os.environ[LIVE_DIR_ENV] = str(Path(app.outdir).parent / ".genadv-live")
+
+
+def _copy_live_files(app, exception) -> None:
+    """The runtime and every network a page refers to, into the built site."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from genadv_utils.live import LIVE_DIR_ENV, SITE_MODELS, SITE_RUNTIME, fetch_runtime
+
+    out = Path(app.outdir)
+    used = set()
+    for page in out.rglob("*.html"):
+        used.update(re.findall(r"site:" + re.escape(SITE_MODELS) + r"([0-9a-f]+\.onnx)",
+                               page.read_text(errors="replace")))
+    if not used:
+        return
+    source = Path(os.environ[LIVE_DIR_ENV])
+    (out / SITE_MODELS).mkdir(parents=True, exist_ok=True)
+    for stale in (out / SITE_MODELS).glob("*.onnx"):  # left by an earlier build
+        if stale.name not in used:
+            stale.unlink()
+    for name in sorted(used):
+        if not (source / name).is_file():
+            raise RuntimeError(f"a page uses the live model {name}, which is not in {source}: "
+                               f"rebuild with --all after removing _build/.jupyter_cache")
+        shutil.copy2(source / name, out / SITE_MODELS / name)
+    runtime = fetch_runtime()
+    shutil.copytree(runtime, out / SITE_RUNTIME, dirs_exist_ok=True)
+
+
 def _no_figure_numbers(app, config) -> None:
     config.numfig = False
 
@@ -98,5 +139,7 @@ def setup(app):
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after the others
     app.add_config_value("genadv_build_key", "", "env")
     app.connect("config-inited", _key_the_cache)
+    app.connect("config-inited", _live_folder)
+    app.connect("build-finished", _copy_live_files)
     app.connect("config-inited", _no_figure_numbers, priority=900)  # after jupyterbook-latex
     return {"parallel_read_safe": True, "parallel_write_safe": True}
