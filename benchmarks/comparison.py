@@ -11,22 +11,27 @@ as Markdown tables ready for the README:
 Everything is cached in the run folders, so after a book build this takes seconds.
 
     GENADV_DATA=../shared/data python benchmarks/comparison.py
+    GENADV_DATA=../shared/data python benchmarks/comparison.py --dataset fashion-mnist
+
+With ``--dataset fashion-mnist`` every model, and the classifier, is trained on Fashion-MNIST
+with the same default settings.
 """
 
 from __future__ import annotations
 
-import os
-import platform
+import argparse
 
 import torch
 
-from genadv_utils import dae, data, evaluation, gan, vae, vaegan
+from genadv_utils import dae, data, evaluation, gan, metrics, vae, vaegan
+from genadv_utils.display import machine
 
 COLUMNS = {"train_seconds": ("training", "{:.0f} s"), "parameters": ("parameters", "{:,}"),
            "frechet_distance": ("Fréchet distance", "{:.1f}"),
            "precision": ("precision", "{:.3f}"), "recall": ("recall", "{:.3f}"),
            "coverage": ("coverage", "{:.3f}"),
            "classifier_score": ("classifier score", "{:.2f}"),
+           "recognised": ("recognised", "{:.1%}"),
            "reconstruction_mse": ("rec. MSE", "{:.4f}"),
            "reconstruction_sharpness": ("rec. sharpness", "{:.4f}"),
            "reconstruction_class_kept": ("rec. class kept", "{:.2%}")}
@@ -44,28 +49,29 @@ def markdown(rows: dict[str, dict], columns: dict[str, tuple[str, str]]) -> str:
 
 
 def main() -> None:
-    splits = data.load_splits("mnist", device="cpu")
-    classifier = evaluation.reference_classifier("mnist", progress=False)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="mnist", choices=data.supported_datasets())
+    name = parser.parse_args().dataset
+    splits = data.load_splits(name, device="cpu")
+    classifier = evaluation.reference_classifier(name, progress=False)
     runs = {
-        "DAE (ch. 1)": dae.train(dae.settings("default"), splits,
-                                         progress=False),
-        "VAE (ch. 2)": vae.train(vae.settings("default"), splits,
-                                         progress=False),
-        "GAN (ch. 3)": gan.train(gan.settings("default"), splits,
-                                         progress=False),
-        "VAE-GAN (ch. 4)": vaegan.train(vaegan.settings("default"), splits,
-                                                progress=False),
+        "DAE (ch. 1)": dae.train(dae.settings("default", dataset=name), splits, progress=False),
+        "VAE (ch. 2)": vae.train(vae.settings("default", dataset=name), splits, progress=False),
+        "GAN (ch. 3)": gan.train(gan.settings("default", dataset=name), splits, progress=False),
+        "VAE-GAN (ch. 4)": vaegan.train(vaegan.settings("default", dataset=name), splits,
+                                        progress=False),
     }
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; "
-          f"classifier {classifier.folder.name}\n")
+    accuracy = metrics.accuracy(classifier.model, splits.test.images, splits.test.labels)
+    print(f"{name}: {machine()}, torch {torch.__version__}; classifier "
+          f"{classifier.folder.name}, test accuracy {accuracy:.2%}\n")
     sanity = evaluation.sanity_checks(classifier, splits)
     print(markdown(sanity, {k: COLUMNS[k] for k in ("frechet_distance", "precision", "recall",
-                                                    "coverage", "classifier_score")}))
+                                                    "coverage", "classifier_score",
+                                                    "recognised")}))
     print()
     scores = evaluation.compare(runs, classifier=classifier)
     print(markdown(scores, COLUMNS))
-    print(f"\n(test digits' own sharpness: "
+    print(f"\n(test images' own sharpness: "
           f"{scores['VAE (ch. 2)']['test_sharpness']:.4f})")
 
 

@@ -203,7 +203,7 @@
       drawImages(pad.canvas, clean, 1, 1);
       drawImages(noisy.canvas, x, 1, 1);
       noisy.caption.textContent = "corrupted: PSNR " + psnr(x, clean).toFixed(1) + " dB";
-      const answers = await Promise.all([models.dae.run(x, [1, 1, SIDE, SIDE]),
+      const answers = await Promise.all([models.autoencoder.run(x, [1, 1, SIDE, SIDE]),
                                          models.pca.run(x, [1, 1, SIDE, SIDE])]);
       drawImages(dae.canvas, answers[0], 1, 1);
       drawImages(pca.canvas, answers[1], 1, 1);
@@ -345,7 +345,7 @@
       const x = images.slice(pick * PIXELS, (pick + 1) * PIXELS);
       drawImages(digit.canvas, x, 1, 1);
       digit.caption.textContent = "test digit " + (pick + 1) + " of " + count;
-      const out = await Promise.all([models.vae.run(x, [1, 1, SIDE, SIDE]), models.vaegan.run(x, [1, 1, SIDE, SIDE])]);
+      const out = await Promise.all([models.vae_rebuild.run(x, [1, 1, SIDE, SIDE]), models.vaegan_rebuild.run(x, [1, 1, SIDE, SIDE])]);
       drawImages(vae.canvas, out[0], 1, 1);
       drawImages(vaegan.canvas, out[1], 1, 1);
     });

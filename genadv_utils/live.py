@@ -260,7 +260,7 @@ def denoiser(model: nn.Module, fitted_pca: Any, k: int, images: torch.Tensor, *,
     picks = _test_images(images, count)
     example = picks[:2]
     networks = {name: (*export(lambda m, x: m(x), [net], example), ) for name, net
-                in (("dae", model), ("pca", _PCADenoiser(fitted_pca, k)))}
+                in (("autoencoder", model), ("pca", _PCADenoiser(fitted_pca, k)))}
     return Widget("denoise", {name: (onnx, example, out) for name, (onnx, out)
                               in networks.items()},
                   {"images": _b64(picks, torch.uint8), "noise": kind, "level": level,
@@ -305,9 +305,9 @@ def reconstructions(vae: nn.Module, vaegan: nn.Module, images: torch.Tensor, *,
     picks = _test_images(images, count)
     codes = _codes_input(vaegan.latent_size)
     networks = {
-        "vae": (picks[:2], *export(lambda m, x: torch.sigmoid(m.decode(m.encode(x)[0])),
+        "vae_rebuild": (picks[:2], *export(lambda m, x: torch.sigmoid(m.decode(m.encode(x)[0])),
                                    [vae], picks[:2])),
-        "vaegan": (picks[:2], *export(lambda m, x: m.generate(m.encode(x)[0]), [vaegan],
+        "vaegan_rebuild": (picks[:2], *export(lambda m, x: m.generate(m.encode(x)[0]), [vaegan],
                                       picks[:2])),
         "vaegan_decoder": (codes, *export(lambda m, z: m.generate(z), [vaegan], codes)),
     }

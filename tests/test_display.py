@@ -40,3 +40,14 @@ def test_html_image_embeds_the_png_with_alt_text():
     html = display.html_image(fig, alt='Four "random" images').data
     assert html.startswith('<img src="data:image/png;base64,iVBOR')
     assert 'alt="Four &quot;random&quot; images"' in html
+
+
+def test_check_holds_only_the_websites_runs_to_the_text(capsys):
+    display.check(True, "always", "default", "mnist")  # a true claim passes silently
+    assert capsys.readouterr().out == ""
+    with pytest.raises(AssertionError, match="the text says: 'the sky is green'"):
+        display.check(False, "the sky is green", "default", "mnist")
+    display.check(False, "the sky is green", "smoke", "mnist")
+    assert "for these tiny runs" in capsys.readouterr().out
+    display.check(False, "the sky is green", "default", "fashion-mnist")
+    assert "on fashion-mnist (the text describes the mnist runs)" in capsys.readouterr().out
