@@ -96,8 +96,8 @@ CHECK_SEED = 2024
 
 def fetch_runtime(folder: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding :data:`RUNTIME_FILES` (with :data:`NOTICE` and the package.json),
-    downloaded once
-    from the npm registry into ``folder`` (default ``$GENADV_VENDOR``, else the user cache)."""
+    downloaded once from the npm registry into ``folder`` (default ``$GENADV_VENDOR``, else the
+    user cache)."""
     target = resolve_folder(folder, VENDOR_ENV, "vendor") / f"{RUNTIME}-{RUNTIME_VERSION}"
     if all((target / name).is_file() for name in (*RUNTIME_FILES, "LICENSE", "package.json")):
         return target
@@ -115,18 +115,17 @@ def fetch_runtime(folder: str | os.PathLike[str] | None = None) -> Path:
         raise RuntimeError(f"{RUNTIME_URL} does not match its pinned integrity "
                            f"{RUNTIME_INTEGRITY} (got {algorithm}-{got}); refusing it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    tmp = Path(tempfile.mkdtemp(dir=target.parent))  # complete, then moved into place
+    try:
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
-            for name in RUNTIME_FILES:
-                member = archive.extractfile(f"package/dist/{name}")
-                (Path(tmp) / name).write_bytes(member.read())
-            (Path(tmp) / "package.json").write_bytes(
-                archive.extractfile("package/package.json").read())
-        (Path(tmp) / "LICENSE").write_text(NOTICE)
+            for name in (*(f"dist/{f}" for f in RUNTIME_FILES), "package.json"):
+                (tmp / Path(name).name).write_bytes(archive.extractfile(f"package/{name}").read())
+        (tmp / "LICENSE").write_text(NOTICE)
         os.chmod(tmp, 0o755)  # a web server must be able to read it
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
-        os.makedirs(tmp)  # for TemporaryDirectory's clean-up
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -142,10 +141,14 @@ class _Function(nn.Module):
         return self.fn(*self.parts, x)
 
 
+Exported = tuple[bytes, torch.Tensor, torch.Tensor]
+"""A network as ONNX bytes, with a check input and PyTorch's output for it."""
+
+
 def export(fn: Callable[..., torch.Tensor], modules: Sequence[nn.Module],
-           example: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+           example: torch.Tensor) -> Exported:
     """``fn(*modules, x)`` exported to ONNX (a copy of the modules, on the CPU, in evaluation
-    mode; the batch size stays free), and PyTorch's output for ``example``."""
+    mode; the batch size stays free), with ``example`` and PyTorch's output for it."""
     parts = [copy.deepcopy(m).cpu().float().to(memory_format=torch.contiguous_format).eval()
              for m in modules]
     wrapped = _Function(fn, *parts).eval()
@@ -166,7 +169,7 @@ def export(fn: Callable[..., torch.Tensor], modules: Sequence[nn.Module],
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         program.save(str(path))
-        return path.read_bytes(), expected
+        return path.read_bytes(), example, expected
 
 
 def _b64(array: torch.Tensor, dtype: torch.dtype = torch.float32) -> str:
@@ -179,9 +182,8 @@ class Widget:
     """A live widget: its kind (what ``live.js`` draws), its networks as ONNX bytes, its data,
     and one check per network. Shown as HTML in Jupyter, Colab and the book."""
 
-    def __init__(self, kind: str, networks: Mapping[str, tuple[bytes, torch.Tensor,
-                                                                 torch.Tensor]],
-                 data: Mapping[str, Any], caption: str) -> None:
+    def __init__(self, kind: str, networks: Mapping[str, Exported], data: Mapping[str, Any],
+                 caption: str) -> None:
         self.kind, self.data, self.caption = kind, dict(data), caption
         self.networks = {name: onnx for name, (onnx, _, _) in networks.items()}
         self.checks = [{"model": name, "dims": list(x.shape), "input": _b64(x),
@@ -259,10 +261,9 @@ def denoiser(model: nn.Module, fitted_pca: Any, k: int, images: torch.Tensor, *,
     with."""
     picks = _test_images(images, count)
     example = picks[:2]
-    networks = {name: (*export(lambda m, x: m(x), [net], example), ) for name, net
+    networks = {name: export(lambda m, x: m(x), [net], example) for name, net
                 in (("autoencoder", model), ("pca", _PCADenoiser(fitted_pca, k)))}
-    return Widget("denoise", {name: (onnx, example, out) for name, (onnx, out)
-                              in networks.items()},
+    return Widget("denoise", networks,
                   {"images": _b64(picks, torch.uint8), "noise": kind, "level": level,
                    "pca_k": k},
                   "Draw a digit (or pick a test digit), choose a noise, and watch both "
@@ -276,11 +277,10 @@ def latent_plane(model: nn.Module, codes: torch.Tensor, labels: torch.Tensor,
     if codes.ndim != 2 or codes.shape[1] != 2:
         raise ValueError(f"latent_plane needs codes [N, 2], got {tuple(codes.shape)}")
     codes, labels = codes[:points].detach().cpu().float(), labels[:points].detach().cpu()
-    example = _codes_input(2)
-    onnx, out = export(lambda m, z: torch.sigmoid(m.decode(z)), [model], example)
+    decoder = export(lambda m, z: torch.sigmoid(m.decode(z)), [model], _codes_input(2))
     firsts = [int((labels == c).nonzero()[0, 0]) for c in range(len(class_names))
               if (labels == c).any()]
-    return Widget("latent", {"decoder": (onnx, example, out)},
+    return Widget("latent", {"decoder": decoder},
                   {"codes": _b64(codes), "labels": _b64(labels, torch.int32),
                    "classes": list(class_names), "ends": firsts},
                   "Move the pointer over the plane: the decoder draws the code under it. The "
@@ -290,9 +290,8 @@ def latent_plane(model: nn.Module, codes: torch.Tensor, labels: torch.Tensor,
 def sampler(model: nn.Module) -> Widget:
     """Chapter 3: fresh samples from a GAN (its averaged generator, if any), and a spherical
     walk between two noise vectors."""
-    example = _codes_input(model.latent_size)
-    onnx, out = export(lambda m, z: m.generate(z), [model], example)
-    return Widget("samples", {"generator": (onnx, example, out)},
+    generator = export(lambda m, z: m.generate(z), [model], _codes_input(model.latent_size))
+    return Widget("samples", {"generator": generator},
                   {"latent_size": model.latent_size},
                   "New noise, new samples; the slider walks along a great circle between two "
                   "noise vectors.")
@@ -305,14 +304,12 @@ def reconstructions(vae: nn.Module, vaegan: nn.Module, images: torch.Tensor, *,
     picks = _test_images(images, count)
     codes = _codes_input(vaegan.latent_size)
     networks = {
-        "vae_rebuild": (picks[:2], *export(lambda m, x: torch.sigmoid(m.decode(m.encode(x)[0])),
-                                   [vae], picks[:2])),
-        "vaegan_rebuild": (picks[:2], *export(lambda m, x: m.generate(m.encode(x)[0]), [vaegan],
-                                      picks[:2])),
-        "vaegan_decoder": (codes, *export(lambda m, z: m.generate(z), [vaegan], codes)),
+        "vae_rebuild": export(lambda m, x: torch.sigmoid(m.decode(m.encode(x)[0])), [vae],
+                              picks[:2]),
+        "vaegan_rebuild": export(lambda m, x: m.generate(m.encode(x)[0]), [vaegan], picks[:2]),
+        "vaegan_decoder": export(lambda m, z: m.generate(z), [vaegan], codes),
     }
-    return Widget("reconstruct", {name: (onnx, x, y) for name, (x, onnx, y)
-                                  in networks.items()},
+    return Widget("reconstruct", networks,
                   {"images": _b64(picks, torch.uint8), "latent_size": vaegan.latent_size},
                   "Pick a test digit: both models rebuild it from the encoder's mean. New "
                   "samples come from the VAE-GAN's prior.")

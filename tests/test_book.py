@@ -39,3 +39,32 @@ def test_build_key_changes_with_the_package_source(monkeypatch, tmp_path):
     assert ext.build_key() == before  # comments and docstrings do not re-execute the book
     (copy / "data.py").write_text(text.replace("SPLIT_SEED = 0", "SPLIT_SEED = 1"))
     assert ext.build_key() != before
+
+
+def test_live_files_used_by_the_pages_are_copied_into_the_site(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import pytest
+
+    from genadv_utils import live
+
+    ext = load_extension()
+    out, models, runtime = tmp_path / "html", tmp_path / "live", tmp_path / "ort"
+    (out / "notebooks").mkdir(parents=True)
+    models.mkdir()
+    runtime.mkdir()
+    (runtime / "ort.wasm.min.js").write_text("runtime")
+    (models / "abc123.onnx").write_bytes(b"used")
+    (models / "def456.onnx").write_bytes(b"not used")
+    (out / "notebooks" / "ch.html").write_text('{"models": {"g": "site:_live/abc123.onnx"}}')
+    (out / "_live").mkdir()
+    (out / "_live" / "0ld.onnx").write_bytes(b"left by an earlier build")
+    monkeypatch.setenv(live.LIVE_DIR_ENV, str(models))
+    monkeypatch.setattr(live, "fetch_runtime", lambda: runtime)
+    app = SimpleNamespace(outdir=str(out), builder=SimpleNamespace(format="html"))
+    ext._copy_live_files(app, None)
+    assert sorted(p.name for p in (out / "_live").iterdir()) == ["abc123.onnx"]
+    assert (out / "_static" / "ort" / "ort.wasm.min.js").read_text() == "runtime"
+    (out / "notebooks" / "ch.html").write_text('"site:_live/feed00.onnx"')
+    with pytest.raises(RuntimeError, match="feed00.onnx, which is not in"):
+        ext._copy_live_files(app, None)
