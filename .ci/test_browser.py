@@ -293,10 +293,12 @@ def _interact(browser, kind: str) -> None:
     elif kind == "latent":  # the pointer over the plane, then the walk's slider
         ActionChains(browser).move_to_element_with_offset(canvas, 40, -50).perform()
     buttons = root.find_elements(By.TAG_NAME, "button")
-    if kind in ("samples", "reconstruct"):
-        buttons[-1].click()  # New samples / New samples
+    if kind == "samples":
+        buttons[0].click()  # New samples
+        buttons[1].click()  # New end points
     if kind == "reconstruct":
         buttons[1].click()  # Next digit
+        buttons[2].click()  # New samples
     browser.execute_script("""
         const range = document.querySelector('.genadv-live input[type=range]');
         if (range) { range.value = 0.8; range.dispatchEvent(new Event('input')); }""")
@@ -373,5 +375,6 @@ def test_live_widget_computes_what_pytorch_computes(live, doc):
 @pytest.mark.parametrize("doc", list(LIVE))
 def test_live_widget_answers_the_reader(live, doc):
     state = live[doc]
-    assert state["changed_any"], "no canvas changed after the interaction"
+    assert state["changed_any"] and all(state["changed"]), \
+        f"canvases that changed after the interaction: {state['changed']}"
     assert not state["errors"], json.dumps(state["errors"], indent=1)

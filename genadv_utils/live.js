@@ -108,8 +108,8 @@
     return node;
   }
   function figure(parent, label, width, height) {
-    const box = el("figure", {"class": "genadv-live-figure"}, parent);
-    const canvas = el("canvas", {width: width, height: height || width}, box);
+    const box = el("figure", {"class": "genadv-live-figure", style: "max-width:" + width + "px"}, parent);
+    const canvas = el("canvas", {width: width, height: height || width, role: "img", "aria-label": label}, box);
     const caption = el("figcaption", {text: label}, box);
     return {canvas: canvas, caption: caption};
   }
@@ -435,6 +435,12 @@
       style.textContent = STYLE;
     }
     const widgets = document.querySelectorAll(".genadv-live:not([data-started])");
+    widgets.forEach(function (w) {
+      const cfg = JSON.parse(w.querySelector(".genadv-live-config").textContent);
+      w.querySelector(".genadv-live-status").textContent = "The live model (" +
+        (cfg.weight / 1e6).toFixed(1) + " MB, plus the runtime once) loads when it comes into view.";
+      w.dataset.state = "waiting";
+    });
     if (!("IntersectionObserver" in window)) { widgets.forEach(begin); return; }
     const observer = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {

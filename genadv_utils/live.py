@@ -217,7 +217,8 @@ class Widget:
     def _repr_html_(self) -> str:
         models, runtime = self._models()
         config = {"kind": self.kind, "models": models, "runtime": runtime,
-                  "checks": self.checks, "tolerance": CHECK_TOLERANCE, **self.data}
+                  "checks": self.checks, "tolerance": CHECK_TOLERANCE, "weight": self.weight,
+                  **self.data}
         text = json.dumps(config).replace("</", "<\\/")
         script = (Path(__file__).with_name("live.js")).read_text()
         return (f'<div class="genadv-live" data-kind="{self.kind}">'
