@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -30,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 from check_site import toc_files  # .ci/, which pytest puts on the path for this file
+from genadv_utils.live import CHECK_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("GENADV_SITE", ROOT / "_build" / "html"))
@@ -268,8 +270,6 @@ _CANVASES = "return Array.from(document.querySelector('.genadv-live')" \
 
 
 def _wait_for_change(browser, before: list[str], seconds: float = 15.0) -> list[str]:
-    import time
-
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         now = browser.execute_script(_CANVASES)
@@ -342,7 +342,6 @@ def live(server, browser) -> dict[str, dict]:
         before = browser.execute_script(_CANVASES)
         _interact(browser, kind)
         after = _wait_for_change(browser, before)
-        import time
         time.sleep(0.5)  # let the last frame land before the picture
         root.screenshot(str(SHOTS / f"live_{name}_after.png"))
         state["changed"] = [a != b for a, b in zip(before, browser.execute_script(_CANVASES))]
@@ -368,7 +367,7 @@ def test_live_widget_loads_offline_and_draws(live, doc):
 def test_live_widget_computes_what_pytorch_computes(live, doc):
     checks = live[doc]["checks"]
     assert "error" not in checks, checks
-    assert checks and all(v < 1e-3 for v in checks.values()), \
+    assert checks and all(v < CHECK_TOLERANCE for v in checks.values()), \
         f"largest |browser - PyTorch| per network: {checks}"
 
 

@@ -369,18 +369,23 @@
     ".genadv-live-swatch{display:inline-block;width:.8em;height:.8em;margin-right:.4em}" +
     ".genadv-live-status{font-size:.85em;color:#666;margin:.2em 0}";
 
+  function config(root) {  // parsed once, kept with the widget
+    if (!root.genadvConfig) root.genadvConfig = JSON.parse(root.querySelector(".genadv-live-config").textContent);
+    return root.genadvConfig;
+  }
+
+  // Loads the runtime and the widget's networks, draws the widget, and returns its networks.
   async function start(root) {
     const status = root.querySelector(".genadv-live-status");
     const say = function (text, state) { status.textContent = text; root.dataset.state = state; };
     if (typeof WebAssembly !== "object") {
       say("Inactive: this browser has no WebAssembly, which the live model needs; the figures above show the same model.", "inactive");
-      return;
+      return {};
     }
-    const cfg = JSON.parse(root.querySelector(".genadv-live-config").textContent);
+    const cfg = config(root);
     say("Loading the model…", "loading");
     const started = performance.now();
-    const runtime = resolve(cfg.runtime);
-    const ort = await loadRuntime(runtime);
+    const ort = await loadRuntime(resolve(cfg.runtime));
     const models = {};
     await Promise.all(Object.entries(cfg.models).map(async function (kv) {
       const source = resolve(kv[1]);
@@ -392,53 +397,45 @@
     const seconds = (performance.now() - started) / 1000;
     say("Live: this runs in your browser (onnxruntime-web, WebAssembly); loaded in " + seconds.toFixed(1) + " s.", "ready");
     root.genadvLive.loadSeconds = seconds;
+    return models;
   }
 
   function begin(root) {
     if (root.dataset.started) return;
     root.dataset.started = "1";
-    let resolveReady;
-    const ready = new Promise(function (done) { resolveReady = done; });
-    root.genadvLive = {
-      ready: ready,
-      // The largest |browser - PyTorch| over each network's fixed check input.
+    root.genadvLive = {};  // start() records the load time here
+    const loaded = start(root);
+    Object.assign(root.genadvLive, {
+      ready: loaded.then(function () { return true; }, function (err) {
+        const status = root.querySelector(".genadv-live-status");
+        status.textContent = "Inactive: " + err.message + ". The figures above show the same model.";
+        root.dataset.state = "error";
+        console.error("genadv-live:", err);
+        return false;
+      }),
+      // The largest |browser - PyTorch| over each network's fixed check input, run by the
+      // very sessions the widget draws with.
       check: async function () {
-        await ready;
-        const cfg = JSON.parse(root.querySelector(".genadv-live-config").textContent);
-        const ort = await G.runtime, results = {};
-        for (const c of cfg.checks) {
-          const session = await ort.InferenceSession.create(
-            resolve(cfg.models[c.model]).startsWith("data:") ? bytes(resolve(cfg.models[c.model]).split(",")[1])
-              : new Uint8Array(await (await fetch(resolve(cfg.models[c.model]))).arrayBuffer()));
-          const feeds = {};
-          feeds[session.inputNames[0]] = new ort.Tensor("float32", floats(c.input), c.dims);
-          const got = (await session.run(feeds))[session.outputNames[0]].data, want = floats(c.output);
+        const models = await loaded, results = {};
+        for (const c of config(root).checks) {
+          const got = await models[c.model].run(floats(c.input), c.dims), want = floats(c.output);
           let worst = got.length === want.length ? 0 : Infinity;
           for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
           results[c.model] = worst;
         }
         return results;
       },
-    };
-    start(root).then(function () { resolveReady(true); }, function (err) {
-      const status = root.querySelector(".genadv-live-status");
-      status.textContent = "Inactive: " + err.message + ". The figures above show the same model.";
-      root.dataset.state = "error";
-      console.error("genadv-live:", err);
-      resolveReady(false);
     });
   }
 
   G.scan = function () {
     if (!document.getElementById("genadv-live-style")) {
-      const style = el("style", {id: "genadv-live-style", text: STYLE}, document.head);
-      style.textContent = STYLE;
+      el("style", {id: "genadv-live-style", text: STYLE}, document.head);
     }
     const widgets = document.querySelectorAll(".genadv-live:not([data-started])");
     widgets.forEach(function (w) {
-      const cfg = JSON.parse(w.querySelector(".genadv-live-config").textContent);
       w.querySelector(".genadv-live-status").textContent = "The live model (" +
-        (cfg.weight / 1e6).toFixed(1) + " MB, plus the runtime once) loads when it comes into view.";
+        (config(w).weight / 1e6).toFixed(1) + " MB, plus the runtime once) loads when it comes into view.";
       w.dataset.state = "waiting";
     });
     if (!("IntersectionObserver" in window)) { widgets.forEach(begin); return; }

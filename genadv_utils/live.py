@@ -29,6 +29,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -53,10 +54,12 @@ RUNTIME_INTEGRITY = ("sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7s
 dist.integrity``): a download that does not match it is refused."""
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 """The WebAssembly-only build: the JavaScript API, its loader and the compiled runtime."""
+RUNTIME_URL = f"https://registry.npmjs.org/{RUNTIME}/-/{RUNTIME}-{RUNTIME_VERSION}.tgz"
 NOTICE = f"""{RUNTIME} {RUNTIME_VERSION}: the files beside this notice come unchanged from the
-npm registry's tarball https://registry.npmjs.org/{RUNTIME}/-/{RUNTIME}-{RUNTIME_VERSION}.tgz
-({RUNTIME_INTEGRITY}). Its package.json (beside this notice) declares the MIT licence, and
-refers to the ONNX Runtime repository (https://github.com/microsoft/onnxruntime) for its text:
+npm registry's tarball {RUNTIME_URL}
+({RUNTIME_INTEGRITY}). Its package.json (beside this notice) declares the {RUNTIME_LICENSE}
+licence, and refers to the ONNX Runtime repository (https://github.com/microsoft/onnxruntime)
+for its text:
 
 MIT License
 
@@ -81,16 +84,18 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 """
 """Where the runtime comes from and its licence, shipped with it in the site."""
-RUNTIME_URL = f"https://registry.npmjs.org/{RUNTIME}/-/{RUNTIME}-{RUNTIME_VERSION}.tgz"
 RUNTIME_CDN = f"https://cdn.jsdelivr.net/npm/{RUNTIME}@{RUNTIME_VERSION}/dist/"
 VENDOR_ENV = "GENADV_VENDOR"
 LIVE_DIR_ENV = "GENADV_LIVE_DIR"
+SITE = "site:"
+"""Marks an address relative to the site's root (``live.js`` resolves it in the page)."""
 SITE_RUNTIME = "_static/ort/"
 """Where the site serves the runtime, relative to its root."""
 SITE_MODELS = "_live/"
 """Where the site serves the exported models, relative to its root."""
 CHECK_TOLERANCE = 1e-3
-"""The largest pixel difference allowed between the browser's output and PyTorch's."""
+"""The largest pixel difference allowed between the browser's output and PyTorch's (the
+browser test holds every widget to it)."""
 CHECK_SEED = 2024
 
 
@@ -127,6 +132,11 @@ def fetch_runtime(folder: str | os.PathLike[str] | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def site_models(page: str) -> set[str]:
+    """The network files (in :data:`SITE_MODELS`) that a built page's HTML refers to."""
+    return set(re.findall(re.escape(SITE + SITE_MODELS) + r"([0-9a-f]+\.onnx)", page))
 
 
 class _Function(nn.Module):
@@ -211,14 +221,13 @@ class Widget:
                     tmp.write(onnx)
                 os.chmod(tmp.name, 0o644)  # a web server must be able to read it
                 os.replace(tmp.name, Path(folder) / file)
-            sources[name] = "site:" + SITE_MODELS + file
-        return sources, "site:" + SITE_RUNTIME
+            sources[name] = SITE + SITE_MODELS + file
+        return sources, SITE + SITE_RUNTIME
 
     def _repr_html_(self) -> str:
         models, runtime = self._models()
         config = {"kind": self.kind, "models": models, "runtime": runtime,
-                  "checks": self.checks, "tolerance": CHECK_TOLERANCE, "weight": self.weight,
-                  **self.data}
+                  "checks": self.checks, "weight": self.weight, **self.data}
         text = json.dumps(config).replace("</", "<\\/")
         script = (Path(__file__).with_name("live.js")).read_text()
         return (f'<div class="genadv-live" data-kind="{self.kind}">'
@@ -262,8 +271,8 @@ def denoiser(model: nn.Module, fitted_pca: Any, k: int, images: torch.Tensor, *,
     with."""
     picks = _test_images(images, count)
     example = picks[:2]
-    networks = {name: export(lambda m, x: m(x), [net], example) for name, net
-                in (("autoencoder", model), ("pca", _PCADenoiser(fitted_pca, k)))}
+    networks = {"autoencoder": export(lambda m, x: m.reconstruct(x), [model], example),
+                "pca": export(lambda m, x: m(x), [_PCADenoiser(fitted_pca, k)], example)}
     return Widget("denoise", networks,
                   {"images": _b64(picks, torch.uint8), "noise": kind, "level": level,
                    "pca_k": k},
@@ -305,9 +314,8 @@ def reconstructions(vae: nn.Module, vaegan: nn.Module, images: torch.Tensor, *,
     picks = _test_images(images, count)
     codes = _codes_input(vaegan.latent_size)
     networks = {
-        "vae_rebuild": export(lambda m, x: torch.sigmoid(m.decode(m.encode(x)[0])), [vae],
-                              picks[:2]),
-        "vaegan_rebuild": export(lambda m, x: m.generate(m.encode(x)[0]), [vaegan], picks[:2]),
+        "vae_rebuild": export(lambda m, x: m.reconstruct(x), [vae], picks[:2]),
+        "vaegan_rebuild": export(lambda m, x: m.reconstruct(x), [vaegan], picks[:2]),
         "vaegan_decoder": export(lambda m, z: m.generate(z), [vaegan], codes),
     }
     return Widget("reconstruct", networks,

@@ -35,7 +35,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -107,13 +106,13 @@ def _copy_live_files(app, exception) -> None:
     """The runtime and every network a page refers to, into the built site."""
     if exception is not None or app.builder.format != "html":
         return
-    from genadv_utils.live import LIVE_DIR_ENV, SITE_MODELS, SITE_RUNTIME, fetch_runtime
+    from genadv_utils.live import (LIVE_DIR_ENV, SITE_MODELS, SITE_RUNTIME, fetch_runtime,
+                                   site_models)
 
     out = Path(app.outdir)
     used = set()
     for page in out.rglob("*.html"):
-        used.update(re.findall(r"site:" + re.escape(SITE_MODELS) + r"([0-9a-f]+\.onnx)",
-                               page.read_text(errors="replace")))
+        used |= site_models(page.read_text(errors="replace"))
     if not used:
         return
     source = Path(os.environ[LIVE_DIR_ENV])
