@@ -19,7 +19,7 @@ from .blocks import check_images, dcgan_init, in_batches, standard_normal
 from .data import Splits
 from .losses import (discriminator_loss, generator_loss, hinge_discriminator_loss,
                      hinge_generator_loss)
-from .recipe import Device, Recipe, check_positive, fresh
+from .recipe import Device, Recipe, adam, check_positive, fresh
 from .runtime import seed_everything
 from .training import Render, TrainState, Validate
 
@@ -267,15 +267,16 @@ def network(settings: GANSettings) -> GAN:
 
 
 def build(settings: GANSettings, device: Device = None) -> TrainState:
-    """A freshly initialised DCGAN (seeded) and one Adam optimiser per network."""
+    """A freshly initialised DCGAN (seeded) and one Adam optimiser per network (with the
+    faster CPU kernels of :func:`~genadv_utils.recipe.fresh` and :func:`~.recipe.adam`)."""
     seed_everything(settings.seed)
-    gan = fresh(network(settings), device)
+    gan = fresh(network(settings), device, fast=True)
     betas = (settings.beta1, 0.999)
     return TrainState({"gan": gan}, {
-        "generator": torch.optim.Adam(gan.generator.parameters(), settings.lr_generator,
-                                      betas=betas),
-        "discriminator": torch.optim.Adam(gan.discriminator.parameters(),
-                                          settings.lr_discriminator, betas=betas),
+        "generator": adam(gan.generator.parameters(), settings.lr_generator, betas=betas,
+                          fast=True),
+        "discriminator": adam(gan.discriminator.parameters(), settings.lr_discriminator,
+                              betas=betas, fast=True),
     })
 
 

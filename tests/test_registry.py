@@ -2,6 +2,7 @@
 command line offers exactly the registered models."""
 
 import ast
+import copy
 from pathlib import Path
 
 import pytest
@@ -59,24 +60,29 @@ def test_no_module_is_over_400_lines():
 
 
 @pytest.mark.parametrize("name", sorted(registry.RECIPES))
-def test_the_optimised_step_gives_the_plain_steps_losses(name, batch, monkeypatch):
+def test_the_optimised_step_gives_the_plain_steps_losses(name, batch, monkeypatch, tmp_path):
     """Channels-last activations and the fused Adam (recipe.OPTIMISED) change the kernels,
-    not the maths: three steps on one fixed batch give the same losses to float rounding."""
+    not the maths: three steps on one fixed batch give the same losses to float rounding.
+    Each step starts both from the plain run's weights and optimiser state, because the
+    games (and Adam's normalised first updates) amplify rounding from one step to the next."""
     from genadv_utils import recipe as recipe_module
 
     recipe = registry.get(name)
     settings = recipe.settings("smoke")
-
-    def losses(optimised):
+    states = {}
+    for optimised in (False, True):
         monkeypatch.setattr(recipe_module, "OPTIMISED", optimised)
-        state = recipe.build(settings, "cpu")
-        state.train(True)
-        step = recipe.step(settings)
-        torch.manual_seed(1)
-        return [{k: float(torch.as_tensor(v).detach()) for k, v in step(state, batch).items()}
-                for _ in range(3)]
+        states[optimised] = recipe.build(settings, "cpu")
+        states[optimised].train(True)
+    plain, fast = states[False], states[True]
+    step = recipe.step(settings)
 
-    plain, fast = losses(False), losses(True)
-    for a, b in zip(plain, fast):
+    def losses(state, seed):
+        torch.manual_seed(seed)
+        return {k: float(torch.as_tensor(v).detach()) for k, v in step(state, batch).items()}
+
+    for seed in range(3):
+        fast.load_state_dict(copy.deepcopy(plain.state_dict()), tmp_path)
+        a, b = losses(plain, seed), losses(fast, seed)
         for key in a:
-            assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-4), (key, a[key], b[key])
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (seed, key, a[key], b[key])
