@@ -1,4 +1,6 @@
-"""The speed leads of issue 17 that were measured and not adopted, side by side in one run.
+"""The speed leads of issue 17 that were measured and not adopted, side by side in one run
+(channels-last, which the DAE, the VAE, the GAN and the VAE-GAN now use, is timed by
+``throughput.py``).
 
 For each default model (``genadv_utils.registry``) it times the recipe's own training step as
 the package runs it ("today") against one variant at a time, alternating the two ``--rounds``
@@ -10,8 +12,6 @@ times and keeping each one's best, on MNIST batches of the recipe's batch size:
   than ``forward``, such as the discriminator's ``features``, stay eager);
 - ``bf16``: the step under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (changes the
   numbers, so it would also need its quality measured);
-- ``channels-last``: every network, and its input batches, in the channels-last layout (the
-  DAE and the VAE already use it);
 - ``flush-denormals``: ``torch.set_flush_denormal(True)`` (on fresh weights; denormals would
   appear late in training, if at all, so README also reports it from a finished GAN's weights).
 
@@ -34,7 +34,7 @@ from genadv_utils import data, registry
 from genadv_utils.display import machine
 from genadv_utils.training import TrainState
 
-LEADS = ("compile", "bf16", "channels-last", "flush-denormals")
+LEADS = ("compile", "bf16", "flush-denormals")
 
 
 def prepared(name: str, lead: str | None, splits: data.Splits
@@ -56,10 +56,6 @@ def prepared(name: str, lead: str | None, splits: data.Splits
         def step(s, b):  # noqa: F811 - the variant replaces the recipe's step
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return plain(s, b)
-    elif lead == "channels-last":
-        for module in state.modules.values():
-            module.to(memory_format=torch.channels_last)
-        batches = ((x.contiguous(memory_format=torch.channels_last), y) for x, y in batches)
     state.train(True)
     start = time.perf_counter()
     for _ in range(3):
