@@ -56,8 +56,12 @@ def _check_k(pca: PCA, k: int) -> None:
         raise ValueError(f"k must be between 1 and {pca.n_components_}, got {k}")
 
 
+K_CANDIDATES = [5, 10, 20, 30, 40, 60, 80, 120, 160, 240]
+"""The numbers of components the PCA denoiser chooses from (chapter 1, the Fashion-MNIST page)."""
+
+
 def choose_k(pca: PCA, noisy: torch.Tensor, clean: torch.Tensor,
-             candidates: list[int]) -> tuple[int, list[float]]:
+             candidates: list[int] = K_CANDIDATES) -> tuple[int, list[float]]:
     """The number of components whose reconstruction of ``noisy`` is closest to ``clean``
     (mean squared error), among ``candidates``; returns it and each candidate's error.
     Use validation images, never the test set."""

@@ -101,6 +101,13 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 """What each profile changes in :class:`VAESettings`; the chapter reads them from here."""
 
+PLANE: dict[str, dict[str, Any]] = {
+    "default": {"latent_size": 2, "epochs": 3},
+    "smoke": {"latent_size": 2, "epochs": 2},
+}
+"""What the two-dimensional VAE, whose latent plane chapter 2 and the Fashion-MNIST page draw,
+changes in each profile's settings (the same settings find the same run)."""
+
 
 @torch.no_grad()
 def negative_elbo(model: nn.Module, images: torch.Tensor,

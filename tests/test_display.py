@@ -51,3 +51,10 @@ def test_check_holds_only_the_websites_runs_to_the_text(capsys):
     assert "for these tiny runs" in capsys.readouterr().out
     display.check(False, "the sky is green", "default", "fashion-mnist")
     assert "on fashion-mnist (the text describes the mnist runs)" in capsys.readouterr().out
+
+
+def test_check_holds_a_page_about_fashion_mnist_to_its_own_dataset(capsys):
+    with pytest.raises(AssertionError, match="clothes"):
+        display.check(False, "clothes", "default", "fashion-mnist", describes="fashion-mnist")
+    display.check(False, "clothes", "default", "mnist", describes="fashion-mnist")
+    assert "(the text describes the fashion-mnist runs)" in capsys.readouterr().out

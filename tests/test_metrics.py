@@ -61,3 +61,18 @@ def test_recognised_counts_samples_whose_top_class_is_confident():
     assert metrics.recognised(Fixed(), images, confidence=0.4) == 0.75
     with pytest.raises(ValueError, match="confidence"):
         metrics.recognised(Fixed(), images, confidence=1.0)
+
+
+def test_neighbours_agree_reads_the_class_from_the_nearest_codes():
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    apart = torch.tensor([[0.0, 0], [0, 1], [1, 0], [10, 10], [10, 11], [11, 10]])
+    assert metrics.neighbours_agree(apart, labels, k=2).all()
+    square = torch.tensor([[0.0, 0], [0, 1], [1, 0], [1, 1]])
+    clusters = torch.cat([square, square + 10])  # each point's 3 neighbours: its own square
+    odd_one_out = torch.tensor([0, 0, 0, 1, 1, 1, 1, 0])
+    assert metrics.neighbours_agree(clusters, odd_one_out, k=3).tolist() == [
+        True, True, True, False, True, True, True, False]
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.neighbours_agree(apart, labels, k=6)
+    with pytest.raises(ValueError, match="expected codes"):
+        metrics.neighbours_agree(apart[:, :1].squeeze(1), labels)
