@@ -14,12 +14,19 @@ Everything is cached in the run folders, so after a book build this takes second
     GENADV_DATA=../shared/data python benchmarks/comparison.py --dataset fashion-mnist
 
 With ``--dataset fashion-mnist`` every model, and the classifier, is trained on Fashion-MNIST
-with the same default settings.
+with the same default settings. ``--save PATH`` also writes the tables as JSON, keyed by the
+run folders and metrics code that decided them (``evaluation.publish``); chapter 5 shows the
+Fashion-MNIST table from ``benchmarks/results/fashion-mnist.json``, written this way:
+
+    GENADV_DATA=../shared/data python benchmarks/comparison.py --dataset fashion-mnist \
+        --save benchmarks/results/fashion-mnist.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+from pathlib import Path
 
 import torch
 
@@ -51,7 +58,10 @@ def markdown(rows: dict[str, dict], columns: dict[str, tuple[str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist", choices=data.supported_datasets())
-    name = parser.parse_args().dataset
+    parser.add_argument("--save", type=Path, metavar="PATH",
+                        help="also write the tables to this JSON file")
+    args = parser.parse_args()
+    name = args.dataset
     splits = data.load_splits(name, device="cpu")
     classifier = evaluation.reference_classifier(name, progress=False)
     runs = {
@@ -73,6 +83,12 @@ def main() -> None:
     print(markdown(scores, COLUMNS))
     print(f"\n(test images' own sharpness: "
           f"{scores['VAE (ch. 2)']['test_sharpness']:.4f})")
+    if args.save:
+        evaluation.publish(args.save, name, {
+            "machine": machine(), "torch": torch.__version__,
+            "date": datetime.date.today().isoformat(), "classifier_accuracy": accuracy,
+            "sanity": sanity, "scores": scores})
+        print(f"written to {args.save}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ run's folder, keyed like runs by the code that computes them (:func:`~genadv_uti
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -254,3 +255,36 @@ def sanity_checks(classifier: Trained, splits: Splits, *, n: int = 10_000,
            "dataset": splits.name}
     return cached(classifier.folder, key, compute)
 
+
+
+COMPARED = ("dae", "vae", "gan", "vaegan")
+"""The chapters' models that chapter 5 compares, in the order of the book."""
+
+
+def comparison_key(dataset: str, profile: str = "default") -> dict[str, str]:
+    """What decides chapter 5's numbers on ``dataset``: the run folder of each compared model's
+    recipe and of the evaluation classifier (each named by its settings and its code), and the
+    code of the metrics."""
+    key = {name: registry.get(name).folder(registry.get(name).settings(profile, dataset=dataset)
+                                           ).name
+           for name in (REFERENCE.name, *COMPARED)}
+    return {**key, "metrics": code_digest("evaluation", "metrics")}
+
+
+def publish(path: Path, dataset: str, record: Mapping[str, Any]) -> None:
+    """Write ``record`` (a benchmark's measured tables, and where it ran) to ``path`` as JSON,
+    with the :func:`comparison_key` of ``dataset`` that decided it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"dataset": dataset, "key": comparison_key(dataset), **record},
+                               indent=1, default=float) + "\n")
+
+
+def published(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """A record written by :func:`publish`, and what has changed since it was measured: the
+    names in its key whose run folder (settings, code) or metrics code differ from today's."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no published results at {path}; write them with "
+                                f"benchmarks/comparison.py --save")
+    record = json.loads(path.read_text())
+    today = comparison_key(record["dataset"])
+    return record, sorted(k for k in today if record["key"].get(k) != today[k])

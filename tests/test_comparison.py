@@ -2,6 +2,7 @@
 and `evaluation.compare` measures each model by what it can do."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -100,3 +101,30 @@ def test_evaluate_says_when_it_must_first_train_the_reference_classifier(monkeyp
     err = capsys.readouterr().err
     assert err.startswith("evaluation: training the mnist evaluation classifier first")
     assert "5 epochs, about 4 min here" in err  # 0.1 s x 430 steps x 5 and err.count("\n") == 1
+
+
+def test_published_results_know_what_decided_them(tmp_path):
+    path = tmp_path / "results" / "fashion-mnist.json"
+    with pytest.raises(FileNotFoundError, match="comparison.py --save"):
+        evaluation.published(path)
+    evaluation.publish(path, "fashion-mnist", {"scores": {"GAN": {"frechet_distance": 1.5}}})
+    record, changed = evaluation.published(path)
+    assert changed == [] and record["scores"]["GAN"]["frechet_distance"] == 1.5
+    key = evaluation.comparison_key("fashion-mnist")
+    assert set(key) == {"classifier", "dae", "vae", "gan", "vaegan", "metrics"}
+    assert key["gan"] == gan.RECIPE.folder(gan.settings("default", dataset="fashion-mnist")).name
+    assert key != evaluation.comparison_key("mnist")
+    stale = json.loads(path.read_text())
+    stale["key"]["gan"] = "gan-0000000000"  # measured with other settings or code
+    path.write_text(json.dumps(stale))
+    assert evaluation.published(path)[1] == ["gan"]
+
+
+def test_the_published_fashion_mnist_table_is_todays():
+    """Chapter 5 shows benchmarks/results/fashion-mnist.json; a change to a recipe, the
+    classifier or the metrics must come with a new measurement (benchmarks/comparison.py
+    --dataset fashion-mnist --save benchmarks/results/fashion-mnist.json)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks/results/fashion-mnist.json"
+    record, changed = evaluation.published(path)
+    assert not changed, f"{path.name} was measured with other code or settings of {changed}"
+    assert {s["model"] for s in record["scores"].values()} == set(evaluation.COMPARED)

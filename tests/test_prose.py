@@ -30,6 +30,7 @@ CONSTANTS = {
                                           "0.25", "25", "7", "400", "6", "100 %"},
     "04_vae_gan": {"0.68", "0.35", "0.6", "6"},
     "05_comparison": {"500", "1000", "2000", "5000"},
+    "06_fashion_mnist": {"0.9", "99 %"},
 }
 """Per chapter: hyperparameters, paper figures and the values its exercises ask for."""
 
