@@ -256,7 +256,6 @@ def sanity_checks(classifier: Trained, splits: Splits, *, n: int = 10_000,
     return cached(classifier.folder, key, compute)
 
 
-
 COMPARED = tuple(name for name in registry.RECIPES if name != REFERENCE.name)
 """The chapters' models that chapter 5 compares, in the order of the book."""
 
