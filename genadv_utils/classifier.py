@@ -22,17 +22,22 @@ from .training import TrainState, Validate
 class Classifier(nn.Module):
     r"""The evaluation classifier: a small CNN that tells the 10 classes apart.
 
-    Two blocks of 3×3 convolutions (32 then 64 channels) with ReLU and 2×2 max-pooling
+    Two blocks of 3×3 convolutions (32 then 64 channels) with 2×2 max-pooling and ReLU
     ($28 \to 14 \to 7$), then a linear layer to ``feature_size`` features
     $\varphi(x)$ (with ReLU and dropout) and one to the 10 class logits. The metrics compare
     sets of images through $\varphi$, the classifier's penultimate layer.
+
+    Pooling comes before the ReLU: $\max_i \operatorname{relu}(x_i) =
+    \operatorname{relu}(\max_i x_i)$, as ReLU never changes the order of its inputs, so the
+    numbers and the gradients are those of the usual order, with the ReLU run on a quarter of
+    the pixels.
     """
 
     def __init__(self, classes: int = 10, feature_size: int = 128) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
             nn.Flatten(), nn.Linear(64 * 7 * 7, feature_size), nn.ReLU(),
         )
         self.dropout = nn.Dropout(0.3)

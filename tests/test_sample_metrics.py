@@ -19,6 +19,28 @@ def setup():
     return splits, net, features
 
 
+def test_pooling_before_relu_gives_the_usual_orders_numbers_and_gradients():
+    """The classifier pools before its ReLU (cheaper); max and ReLU commute, so features and
+    weight gradients are those of ReLU-then-pool, exactly, ties among zeros included."""
+    torch.manual_seed(0)
+    net = classifier.Classifier()
+    body = net.body
+    usual = torch.nn.Sequential(body[0], body[2], body[1], body[3], body[5], body[4],
+                                *body[6:])
+    assert [type(m).__name__ for m in usual[:3]] == ["Conv2d", "ReLU", "MaxPool2d"]
+    x = torch.rand(32, 1, 28, 28)
+    results = []
+    for network in (body, usual):
+        net.zero_grad()
+        out = network(x)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in net.parameters()
+                                       if p.grad is not None]))
+    assert torch.equal(results[0][0], results[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+    assert results[0][1] and (results[0][0] == 0).any()  # the ReLUs did cut
+
+
 @pytest.fixture(scope="module")
 def sets(setup):
     """Features of real test and training images, uniform noise, and a single class."""
