@@ -264,9 +264,8 @@ def comparison_key(dataset: str, profile: str = "default") -> dict[str, str]:
     """What decides chapter 5's numbers on ``dataset``: the run folder of each compared model's
     recipe and of the evaluation classifier (each named by its settings and its code), and the
     code of the metrics."""
-    key = {name: registry.get(name).folder(registry.get(name).settings(profile, dataset=dataset)
-                                           ).name
-           for name in (REFERENCE.name, *COMPARED)}
+    recipes = [registry.get(name) for name in (REFERENCE.name, *COMPARED)]
+    key = {r.name: r.folder(r.settings(profile, dataset=dataset)).name for r in recipes}
     return {**key, "metrics": code_digest("evaluation", "metrics")}
 
 

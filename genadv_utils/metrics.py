@@ -291,19 +291,27 @@ def nearest_images(queries: torch.Tensor, pool: torch.Tensor, k: int = 3,
 
 
 @torch.no_grad()
-def neighbours_agree(codes: torch.Tensor, labels: torch.Tensor, k: int = 10) -> torch.Tensor:
+def neighbours_agree(codes: torch.Tensor, labels: torch.Tensor, k: int = 10,
+                     chunk: int = 2000) -> torch.Tensor:
     """For each code ``[N, d]``, whether the most common class among its ``k`` nearest other
     codes (Euclidean; ties go to the lower class) is its own: ``[N]`` booleans. The share that
-    agree says how much of the class a code keeps without a classifier being trained on it."""
+    agree says how much of the class a code keeps without a classifier being trained on it.
+    Distances are taken ``chunk`` codes at a time (``chunk × N``, not ``N × N``, in memory)."""
     if codes.ndim != 2 or len(codes) != len(labels):
         raise ValueError(f"expected codes [N, d] and N labels, got {tuple(codes.shape)} and "
                          f"{tuple(labels.shape)}")
     if not 1 <= k < len(codes):
         raise ValueError(f"k must be between 1 and {len(codes) - 1}, got {k}")
-    distances = torch.cdist(codes.float(), codes.float())
-    distances.fill_diagonal_(float("inf"))  # a code is not its own neighbour
-    nearest = distances.topk(k, dim=1, largest=False).indices
-    return labels[nearest].mode(dim=1).values == labels
+    if chunk < 1:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    codes = codes.float()
+    nearest = []
+    for start in range(0, len(codes), chunk):
+        distances = torch.cdist(codes[start:start + chunk], codes)
+        rows = torch.arange(len(distances), device=codes.device)
+        distances[rows, rows + start] = float("inf")  # a code is not its own neighbour
+        nearest.append(distances.topk(k, dim=1, largest=False).indices)
+    return labels[torch.cat(nearest)].mode(dim=1).values == labels
 
 
 @torch.no_grad()

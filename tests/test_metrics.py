@@ -76,3 +76,12 @@ def test_neighbours_agree_reads_the_class_from_the_nearest_codes():
         metrics.neighbours_agree(apart, labels, k=6)
     with pytest.raises(ValueError, match="expected codes"):
         metrics.neighbours_agree(apart[:, :1].squeeze(1), labels)
+
+
+def test_neighbours_agree_gives_the_same_answer_in_any_chunk_size():
+    g = torch.Generator().manual_seed(0)
+    codes, labels = torch.randn(300, 2, generator=g), torch.randint(0, 3, (300,), generator=g)
+    whole = metrics.neighbours_agree(codes, labels, k=5, chunk=300)
+    assert torch.equal(metrics.neighbours_agree(codes, labels, k=5, chunk=7), whole)
+    with pytest.raises(ValueError, match="chunk"):
+        metrics.neighbours_agree(codes, labels, chunk=0)
