@@ -1,12 +1,19 @@
 """Training throughput of each chapter's model, plain against optimised, in one run.
 
-For each default recipe (``genadv_utils.registry``) this builds the model twice, with
-``recipe.OPTIMISED`` off (the plain kernels) and on (channels-last activations and the fused
-Adam, for the recipes that ask for them), and times its own training step on MNIST batches of
-the recipe's batch size (``Recipe.seconds_per_step``: two warm-up steps, then ``--steps``
-timed ones), alternating the two ``--rounds`` times and keeping each one's best. It also counts
-the step's floating-point operations (``torch.utils.flop_counter``) and reports the achieved
-GFLOP/s against the machine's matrix-product peak, measured in the same run.
+For each default recipe (``genadv_utils.registry``) this times its own training step on MNIST
+batches of the recipe's batch size (``Recipe.seconds_per_step``: two warm-up steps, then
+``--steps`` timed ones) with ``recipe.OPTIMISED`` off (the plain kernels and glibc's default
+``malloc``) and on (``recipe.keep_freed_memory`` for every model; channels-last activations and
+the fused Adam for the recipes that ask for them). The allocator setting holds for a whole
+process and cannot be undone, so each measurement runs in a fresh Python process: plain and
+optimised processes alternate ``--rounds`` times, and each model keeps its best of each.
+
+The table also gives the minor page faults a step in both columns (after one throw-away
+measurement has warmed the process's memory), the optimised step's floating-point operations
+(``torch.utils.flop_counter``: convolutions and matrix products) per second, their share of
+the machine's fp32 matrix-product peak measured in the same run, and the ratio a step would
+reach if it ran all its operations at that peak: the ceiling of what faster fp32 kernels alone
+could give over the plain step.
 
     GENADV_DATA=../shared/data python benchmarks/throughput.py
 """
@@ -14,10 +21,18 @@ GFLOP/s against the machine's matrix-product peak, measured in the same run.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
+try:
+    import resource  # page faults (Unix)
+except ImportError:  # Windows
+    resource = None
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
 
 from genadv_utils import data, recipe, registry, runtime
 from genadv_utils.display import machine
@@ -43,32 +58,70 @@ def step_flops(rec: recipe.Recipe, settings, splits) -> float:
     return float(counter.get_total_flops())
 
 
+def page_faults() -> float:
+    """Minor page faults of this process so far (NaN where the OS does not say)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else float("nan")
+
+
+def worker(optimised: bool, steps: int) -> None:
+    """One process's measurement: seconds a step and page faults a step of every recipe, with
+    :data:`recipe.OPTIMISED` as given, printed as one JSON line."""
+    recipe.OPTIMISED = optimised
+    splits = data.load_splits("mnist", device=runtime.pick_device())
+    result = {}
+    for name, rec in registry.RECIPES.items():
+        settings = rec.settings("default")
+        rec.seconds_per_step(settings, splits, 1)  # the process's memory warmed up once
+        faults = page_faults()
+        seconds = rec.seconds_per_step(settings, splits, steps)
+        faults = page_faults() - faults
+        result[name] = {"seconds": seconds, "faults": faults / (steps + 2)}
+    print(json.dumps(result))
+
+
+def measured(optimised: bool, steps: int) -> dict[str, dict[str, float]]:
+    """:func:`worker` run in a fresh Python process."""
+    command = [sys.executable, __file__, "--steps", str(steps), "--worker",
+               "optimised" if optimised else "plain"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {command[-1]} measurement failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="plain/optimised alternations")
+    parser.add_argument("--worker", choices=("plain", "optimised"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    device = runtime.pick_device()
-    splits = data.load_splits("mnist", device=device)
+    if args.steps < 1 or args.rounds < 1:
+        parser.error("--steps and --rounds must be positive")
+    if args.worker:
+        worker(args.worker == "optimised", args.steps)
+        return
+    best: dict[bool, dict[str, dict[str, float]]] = {True: {}, False: {}}
+    for _ in tqdm(range(args.rounds), desc="plain/optimised rounds"):
+        for optimised in (False, True):
+            for name, m in measured(optimised, args.steps).items():
+                if m["seconds"] < best[optimised].get(name, {"seconds": float("inf")})["seconds"]:
+                    best[optimised][name] = m
     peak = matmul_peak()
+    splits = data.load_splits("mnist", device=runtime.pick_device())
     print(f"{machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"fp32 matrix-product peak {peak:.0f} GFLOP/s")
-    print("| model | batch | plain images/s | optimised images/s | ratio | GFLOP/s "
-          "(optimised) | share of peak |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| model | batch | plain images/s | optimised images/s | ratio | page faults a step "
+          "(plain → optimised) | GFLOP/s (optimised) | share of peak | ratio at the peak |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, rec in registry.RECIPES.items():
         settings = rec.settings("default")
-        best = {True: float("inf"), False: float("inf")}
-        for _ in range(args.rounds):
-            for optimised in (False, True):
-                recipe.OPTIMISED = optimised
-                best[optimised] = min(best[optimised],
-                                      rec.seconds_per_step(settings, splits, args.steps))
-        recipe.OPTIMISED = True
-        rate = {k: settings.batch_size / s for k, s in best.items()}
-        gflops = step_flops(rec, settings, splits) / best[True] / 1e9
+        plain, fast = best[False][name], best[True][name]
+        rate = {k: settings.batch_size / m["seconds"] for k, m in ((False, plain), (True, fast))}
+        gflops = step_flops(rec, settings, splits) / fast["seconds"] / 1e9
         print(f"| {name} | {settings.batch_size} | {rate[False]:.0f} | {rate[True]:.0f} | "
-              f"{rate[True] / rate[False]:.2f} | {gflops:.0f} | {gflops / peak:.0%} |")
+              f"{rate[True] / rate[False]:.2f} | {plain['faults']:.0f} → {fast['faults']:.0f} | "
+              f"{gflops:.0f} | {gflops / peak:.0%} | "
+              f"{rate[True] / rate[False] * peak / gflops:.2f} |")
 
 
 if __name__ == "__main__":
