@@ -6,7 +6,9 @@ batches of the recipe's batch size (``Recipe.seconds_per_step``: two warm-up ste
 ``malloc``) and on (``recipe.keep_freed_memory`` for every model; channels-last activations and
 the fused Adam for the recipes that ask for them). The allocator setting holds for a whole
 process and cannot be undone, so each measurement runs in a fresh Python process: plain and
-optimised processes alternate ``--rounds`` times, and each model keeps its best of each.
+optimised processes alternate ``--rounds`` times. This machine's speed drifts from minute to
+minute, so each round's plain and optimised measurements, taken back to back, give one ratio:
+the table shows the median ratio over the rounds and their range, and the median images/s.
 
 The table also gives the minor page faults a step in both columns (after one throw-away
 measurement has warmed the process's memory), the optimised step's floating-point operations
@@ -25,6 +27,7 @@ import json
 import subprocess
 import sys
 import time
+from statistics import median
 
 try:
     import resource  # page faults (Unix)
@@ -91,8 +94,8 @@ def measured(optimised: bool, steps: int) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="plain/optimised alternations")
+    parser.add_argument("--steps", type=int, default=50, help="timed steps per measurement")
+    parser.add_argument("--rounds", type=int, default=7, help="plain/optimised alternations")
     parser.add_argument("--worker", choices=("plain", "optimised"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1 or args.rounds < 1:
@@ -100,29 +103,28 @@ def main() -> None:
     if args.worker:
         worker(args.worker == "optimised", args.steps)
         return
-    best: dict[bool, dict[str, dict[str, float]]] = {True: {}, False: {}}
-    for _ in tqdm(range(args.rounds), desc="plain/optimised rounds"):
-        for optimised in (False, True):
-            for name, m in measured(optimised, args.steps).items():
-                if m["seconds"] < best[optimised].get(name, {"seconds": float("inf")})["seconds"]:
-                    best[optimised][name] = m
+    runs: list[dict[bool, dict[str, dict[str, float]]]] = []
+    for i in tqdm(range(args.rounds), desc="plain/optimised rounds"):
+        order = (False, True) if i % 2 == 0 else (True, False)  # drift hits both alike
+        runs.append({optimised: measured(optimised, args.steps) for optimised in order})
     peak = matmul_peak()
     splits = data.load_splits("mnist", device=runtime.pick_device())
     print(f"{machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"fp32 matrix-product peak {peak:.0f} GFLOP/s")
-    print("| model | batch | plain images/s | optimised images/s | ratio | page faults a step "
+    print("| model | batch | plain images/s | optimised images/s | ratio (range) | page faults a step "
           "(plain → optimised) | GFLOP/s (optimised) | share of peak | ratio at the peak |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, rec in registry.RECIPES.items():
         settings = rec.settings("default")
-        plain, fast = best[False][name], best[True][name]
-        rate = {k: settings.batch_size / m["seconds"] for k, m in ((False, plain), (True, fast))}
-        gflops = step_flops(rec, settings, splits) / fast["seconds"] / 1e9
-        print(f"| {name} | {settings.batch_size} | {rate[False]:.0f} | {rate[True]:.0f} | "
-              f"{rate[True] / rate[False]:.2f} | {plain['faults']:.0f} → {fast['faults']:.0f} | "
-              f"{gflops:.0f} | {gflops / peak:.0%} | "
-              f"{rate[True] / rate[False] * peak / gflops:.2f} |")
-
+        seconds = {k: median([r[k][name]["seconds"] for r in runs]) for k in (False, True)}
+        faults = {k: median([r[k][name]["faults"] for r in runs]) for k in (False, True)}
+        ratios = [r[False][name]["seconds"] / r[True][name]["seconds"] for r in runs]
+        ratio = median(ratios)
+        gflops = step_flops(rec, settings, splits) / seconds[True] / 1e9
+        print(f"| {name} | {settings.batch_size} | {settings.batch_size / seconds[False]:.0f} | "
+              f"{settings.batch_size / seconds[True]:.0f} | {ratio:.2f} ({min(ratios):.2f}–"
+              f"{max(ratios):.2f}) | {faults[False]:.0f} → {faults[True]:.0f} | {gflops:.0f} | "
+              f"{gflops / peak:.0%} | {ratio * peak / gflops:.2f} |")
 
 if __name__ == "__main__":
     main()
