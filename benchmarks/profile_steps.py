@@ -29,7 +29,7 @@ def main() -> None:
     for name in args.names or registry.RECIPES:
         recipe = registry.get(name)
         settings = recipe.settings("default")
-        state = recipe.build(settings, "cpu")
+        state = recipe.start(settings, "cpu")
         step = recipe.step(settings)
         state.train(True)
         batches = iter(data.Batches(splits.train, settings.batch_size, seed=0))

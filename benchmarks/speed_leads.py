@@ -1,4 +1,4 @@
-"""The speed leads of issue 17 that were measured and not adopted, side by side in one run
+"""The speed leads that were measured and not adopted, side by side in one run
 (channels-last, which the DAE, the VAE, the GAN and the VAE-GAN now use, is timed by
 ``throughput.py``).
 
@@ -43,7 +43,7 @@ def prepared(name: str, lead: str | None, splits: data.Splits
     its first three (warm-up, compiling) steps took."""
     recipe = registry.get(name)
     settings = recipe.settings("default")
-    state = recipe.build(settings, "cpu")
+    state = recipe.start(settings, "cpu")
     step = recipe.step(settings)
     batches: Iterator = iter(data.Batches(splits.train, settings.batch_size, seed=0))
     if lead == "compile":  # in place, the model and each part the steps call directly

@@ -2,9 +2,9 @@
 
 For each default recipe (``genadv_utils.registry``) this times its own training step on MNIST
 batches of the recipe's batch size (``Recipe.seconds_per_step``: two warm-up steps, then
-``--steps`` timed ones) with ``recipe.OPTIMISED`` off (the plain kernels and glibc's default
-``malloc``) and on (``recipe.keep_freed_memory`` for every model; channels-last activations and
-the fused Adam for the recipes that ask for them). The allocator setting holds for a whole
+``--steps`` timed ones) with ``runtime.OPTIMISED`` off (the plain kernels and glibc's default
+``malloc``) and on (``runtime.keep_freed_memory`` for every model; channels-last activations and
+the fused Adam for every recipe but the evaluation classifier). The allocator setting holds for a whole
 process and cannot be undone, so each measurement runs in a fresh Python process: plain and
 optimised processes alternate ``--rounds`` times. This machine's speed drifts from minute to
 minute, so each round's plain and optimised measurements, taken back to back, give one ratio:
@@ -53,7 +53,7 @@ def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
 
 def step_flops(rec: recipe.Recipe, settings, splits) -> float:
     """Floating-point operations of one training step (forward, backward, optimiser)."""
-    state = rec.build(settings, "cpu")
+    state = rec.start(settings, "cpu")
     state.train(True)
     batch = next(iter(data.Batches(splits.train, settings.batch_size, seed=0)))
     with FlopCounterMode(display=False) as counter:
@@ -68,8 +68,8 @@ def page_faults() -> float:
 
 def worker(optimised: bool, steps: int) -> None:
     """One process's measurement: seconds a step and page faults a step of every recipe, with
-    :data:`recipe.OPTIMISED` as given, printed as one JSON line."""
-    recipe.OPTIMISED = optimised
+    :data:`runtime.OPTIMISED` as given, printed as one JSON line."""
+    runtime.OPTIMISED = optimised
     splits = data.load_splits("mnist", device=runtime.pick_device())
     result = {}
     for name, rec in registry.RECIPES.items():
@@ -125,6 +125,7 @@ def main() -> None:
               f"{settings.batch_size / seconds[True]:.0f} | {ratio:.2f} ({min(ratios):.2f}–"
               f"{max(ratios):.2f}) | {faults[False]:.0f} → {faults[True]:.0f} | {gflops:.0f} | "
               f"{gflops / peak:.0%} | {ratio * peak / gflops:.2f} |")
+
 
 if __name__ == "__main__":
     main()

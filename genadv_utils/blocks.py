@@ -34,6 +34,17 @@ def standard_normal(model: nn.Module, n: int, size: int,
     return torch.randn(n, size, generator=generator, device=where).to(device)
 
 
+FIXED_NOISE_SEED = 1234
+"""Seed of the fixed noise batch whose images are snapshotted during training."""
+
+
+def fixed_noise(model: nn.Module, n: int = 64) -> torch.Tensor:
+    """The same ``n`` noise vectors every time (seed :data:`FIXED_NOISE_SEED`), on any
+    device, for a model with ``latent_size`` (the GAN, the VAE-GAN)."""
+    generator = torch.Generator().manual_seed(FIXED_NOISE_SEED)
+    return standard_normal(model, n, model.latent_size, generator)
+
+
 @torch.no_grad()
 def in_batches(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                batch_size: int = 1000) -> torch.Tensor:
@@ -60,12 +71,13 @@ class ConvEncoder(nn.Module):
         super().__init__()
         if out_features <= 0 or width <= 0 or hidden < 0:
             raise ValueError("out_features and width must be positive, hidden non-negative")
+        w = width
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.BatchNorm2d(2 * width),
-            nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(1, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),  # (N, w, 14, 14)
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), nn.ReLU(),  # (N, 2w, 7, 7)
+            nn.Flatten(),  # (N, 2w·7·7)
         )
-        self.head = dense(2 * width * 7 * 7, hidden, out_features)
+        self.head = dense(2 * w * 7 * 7, hidden, out_features)  # (N, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x)
@@ -84,13 +96,12 @@ class ConvDecoder(nn.Module):
         super().__init__()
         if in_features <= 0 or width <= 0 or hidden < 0:
             raise ValueError("in_features and width must be positive, hidden non-negative")
-        self.width = width
-        self.head = nn.Sequential(dense(in_features, hidden, 2 * width * 7 * 7),
-                                  nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.BatchNorm2d(width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
+        self.width = w = width
+        self.head = nn.Sequential(dense(in_features, hidden, 2 * w * 7 * 7),  # (N, 2w·7·7)
+                                  nn.BatchNorm1d(2 * w * 7 * 7), nn.ReLU())
+        self.upsample = nn.Sequential(  # from (N, 2w, 7, 7)
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),  # (N, w, 14, 14)
+            nn.ConvTranspose2d(w, 1, 4, 2, 1),  # (N, 1, 28, 28)
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -102,9 +113,7 @@ def dcgan_init(module: nn.Module) -> None:
     (Radford et al. 2016), batch-norm scales from $\mathcal{N}(1, 0.02^2)$ (from the DCGAN
     reference code, not the paper), biases zero. Use as ``net.apply(dcgan_init)``."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        weight = (module.parametrizations.weight.original  # under spectral normalisation
-                  if nn.utils.parametrize.is_parametrized(module, "weight") else module.weight)
-        nn.init.normal_(weight, 0.0, 0.02)
+        nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):

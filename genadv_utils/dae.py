@@ -1,6 +1,7 @@
 r"""Chapter 1: the denoising autoencoder (Vincent et al. 2008).
 
-Read top to bottom: the network, its settings and profiles, the training step, the recipe.
+Read top to bottom: the network, its settings and profiles, the training step with its loss,
+the recipe.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from torch import nn
 
 from . import noise
 from .blocks import ConvDecoder, ConvEncoder, in_batches
-from .data import Splits
-from .recipe import Device, Recipe, adam, check_positive, fresh
-from .runtime import seed_everything
-from .training import TrainState, Validate
+from .recipe import Recipe, Splits, Step, TrainState, Validate, check_settings
 
 
 class DenoisingAutoencoder(nn.Module):
@@ -33,8 +31,8 @@ class DenoisingAutoencoder(nn.Module):
     def __init__(self, code_size: int = 64, width: int = 32) -> None:
         super().__init__()
         self.code_size = code_size
-        self.encoder = ConvEncoder(code_size, width)
-        self.decoder = ConvDecoder(code_size, width)
+        self.encoder = ConvEncoder(code_size, width)  # (N, 1, 28, 28) -> (N, d)
+        self.decoder = ConvDecoder(code_size, width)  # (N, d) -> (N, 1, 28, 28) logits
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The bottleneck code $h = e(x)$, shape $[N, d]$."""
@@ -71,14 +69,11 @@ class DAESettings:
 
     def __post_init__(self) -> None:
         noise.corrupt(torch.zeros(1), self.noise, self.level)  # checks the noise and level
-        check_positive(self, "code_size", "width")
+        check_settings(self, "code_size", "width")
 
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"epochs": 6, "train_size": None},
-    "smoke": {"epochs": 2, "train_size": 4000},
-}
-"""What each profile changes in :class:`DAESettings`; the chapter reads them from here."""
+PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 4000}}
+"""What each profile changes in :class:`DAESettings`."""
 
 VALIDATION_NOISE_SEED = 1
 """Seed of the fixed corruption of the validation images used to track training."""
@@ -88,10 +83,10 @@ def dae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, noi
              level: float) -> dict[str, torch.Tensor]:
     """One denoising step: corrupt the clean batch, reconstruct it, and move the weights
     down the gradient of the mean squared error against the *clean* images."""
-    clean, _ = batch
+    clean, _ = batch  # (N, 1, 28, 28)
     model, optimizer = state.modules["dae"], state.optimizers["dae"]
-    noisy = noise.corrupt(clean, noise_kind, level)
-    loss = F.mse_loss(model(noisy), clean)
+    noisy = noise.corrupt(clean, noise_kind, level)  # x~ ~ q(x~ | x)
+    loss = F.mse_loss(model(noisy), clean)  # mean over pixels of (g(e(x~)) - x)^2
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -103,11 +98,15 @@ def network(settings: DAESettings) -> DenoisingAutoencoder:
     return DenoisingAutoencoder(settings.code_size, settings.width)
 
 
-def build(settings: DAESettings, device: Device = None) -> TrainState:
-    """A freshly initialised DAE (seeded by ``settings.seed``) and its Adam optimiser."""
-    seed_everything(settings.seed)
-    model = fresh(network(settings), device, fast=True)
-    return TrainState({"dae": model}, {"dae": adam(model.parameters(), settings.lr, fast=True)})
+def build(settings: DAESettings) -> TrainState:
+    """A DAE and its Adam optimiser."""
+    model = network(settings)
+    return TrainState({"dae": model}, {"dae": torch.optim.Adam(model.parameters(), settings.lr)})
+
+
+def step(settings: DAESettings) -> Step:
+    """The training step with these settings' noise, called as ``step(state, batch)``."""
+    return partial(dae_step, noise_kind=settings.noise, level=settings.level)
 
 
 def validate(settings: DAESettings, splits: Splits) -> Validate:
@@ -120,6 +119,6 @@ def validate(settings: DAESettings, splits: Splits) -> Validate:
 
 RECIPE = Recipe(
     name="dae", settings_type=DAESettings, profiles=PROFILES, network=network, build=build,
-    step=lambda s: partial(dae_step, noise_kind=s.noise, level=s.level),
+    step=step,
     validate=validate, evaluations=("denoising",))
 settings, train, load = RECIPE.settings, RECIPE.train, RECIPE.load

@@ -103,6 +103,15 @@ class Splits:
     def class_names(self) -> tuple[str, ...]:
         return CLASS_NAMES[self.name]
 
+    def to(self, device: torch.device | str) -> Splits:
+        """The same splits on ``device`` (themselves if they are there already)."""
+        device = torch.device(device)
+        if self.train.images.device == device or (device.index is None and
+                                                  self.train.images.device.type == device.type):
+            return self
+        return Splits(self.name, self.train.to(device), self.val.to(device),
+                      self.test.to(device))
+
 
 def supported_datasets() -> tuple[str, ...]:
     """Names accepted by :func:`load_splits`."""

@@ -1,4 +1,4 @@
-r"""Loss terms, per image and in nats: the variational autoencoder's, and the adversarial ones.
+r"""Loss terms, per image and in nats: the variational autoencoder's, and the VAE-GAN's.
 
 With a Gaussian encoder $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$, a
 standard normal prior $p(z) = \mathcal{N}(0, I)$ and a Bernoulli decoder
@@ -40,41 +40,6 @@ def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
     r"""$\log \mathcal{N}(z; \mu, \operatorname{diag} e^{\mathrm{logvar}})$ summed over the last
     dimension (broadcasting over leading ones)."""
     return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    r"""The discriminator's loss, a binary cross-entropy with real images labelled 1 and fakes 0:
-    $-\log D(x) - \log(1 - D(G(z)))$, averaged over each batch and summed. With logits $\ell$,
-    $-\log \operatorname{sigmoid}(\ell) = \operatorname{softplus}(-\ell)$ (stable for any
-    $\ell$)."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-
-def generator_loss(fake_logits: torch.Tensor, saturating: bool = False) -> torch.Tensor:
-    r"""The generator's loss on the discriminator's logits for its fakes.
-
-    Non-saturating (default, Goodfellow et al. 2014): $-\log D(G(z))$, large and steep when
-    $D$ rejects the fakes. Saturating (the minimax game itself): $\log(1 - D(G(z)))$, whose
-    gradient vanishes exactly then, early in training.
-    """
-    if saturating:
-        return -F.softplus(fake_logits).mean()
-    return F.softplus(-fake_logits).mean()
-
-
-def hinge_discriminator_loss(real_logits: torch.Tensor,
-                             fake_logits: torch.Tensor) -> torch.Tensor:
-    r"""The discriminator's hinge loss (Lim and Ye 2017; Miyato et al. 2018):
-    $\max(0, 1 - \ell(x)) + \max(0, 1 + \ell(G(z)))$, averaged over each batch and summed. A
-    real image scored above $+1$ or a fake below $-1$ costs nothing: the discriminator stops
-    pushing on what it already gets right, instead of driving its logits to infinity."""
-    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
-
-
-def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    r"""The generator's loss that goes with the hinge discriminator: $-\ell(G(z))$, the
-    discriminator's score of the fakes, raised (its gradient never vanishes)."""
-    return -fake_logits.mean()
 
 
 def feature_reconstruction(real_features: torch.Tensor,

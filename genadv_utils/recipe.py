@@ -3,14 +3,13 @@
 Each chapter module (``dae``, ``vae``, ``gan``, ``vaegan``, ``classifier``) ends with one
 :class:`Recipe`: its name, its settings dataclass and profiles, how to build its networks and
 optimisers, its default training step, and what to record while training. The methods here are
-the same for every model: settings of a profile, train (or reload the finished run), load,
-and time a step. :mod:`~genadv_utils.registry` lists the recipes.
+the same for every model: settings of a profile, start a seeded run on a device, train (or
+reload the finished run), load, and time a step. :mod:`~genadv_utils.registry` lists the
+recipes. A chapter module imports what it needs of the plumbing from here (the types below).
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -21,26 +20,31 @@ import torch
 from torch import nn
 
 from .data import Batches, Splits, load_splits
-from .runtime import pick_device, profile_name
-from .store import (History, callable_digest, check_ownable, code_digest, load_weights, locked,
-                    read_settings, run_folder)
+from .runtime import pick_device, place, profile_name, seed_everything
+from .store import History, callable_digest, code_digest, load_weights, read_settings, run_folder
 from .training import Render, Step, TrainState, Validate, train_or_load
+
+__all__ = ["Recipe", "Trained", "check_settings", "Render", "Splits", "Step", "TrainState",
+           "Validate"]
 
 Device = torch.device | str | None
 MAX_MINUTES = 7 * 24 * 60
 
 
-def check_positive(settings: Any, *names: str) -> None:
-    """Shared checks of a settings dataclass: the named fields, the epochs, the batch size and
-    every learning rate (``lr``, ``lr_*``) must be positive, and ``lr_decay`` (if any) in
-    (0, 1]."""
+def check_settings(settings: Any, *positive: str) -> None:
+    """Shared checks of a settings dataclass: the ``positive`` fields, the epochs, the batch
+    size and every learning rate (``lr``, ``lr_*``) must be positive; ``lr_decay`` (if any) in
+    (0, 1]; Adam's ``beta1`` and a weight average's ``average_decay`` (if any) in [0, 1)."""
     rates = [f.name for f in fields(settings) if f.name == "lr"
              or (f.name.startswith("lr_") and f.name != "lr_decay")]
-    for name in (*names, "epochs", "batch_size", *rates):
+    for name in (*positive, "epochs", "batch_size", *rates):
         if getattr(settings, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(settings, name)}")
     if not 0 < getattr(settings, "lr_decay", 1.0) <= 1:
         raise ValueError(f"lr_decay must be in (0, 1], got {settings.lr_decay}")
+    for name in ("beta1", "average_decay"):
+        if not 0 <= getattr(settings, name, 0.0) < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {getattr(settings, name)}")
 
 
 @dataclass
@@ -58,21 +62,24 @@ class Trained:
 class Recipe:
     """How one model is made, trained and reloaded.
 
-    ``network(settings)`` builds the (untrained) network; ``build(settings, device)`` seeds,
-    builds it and its optimisers; ``step(settings)`` is the default training step
+    ``network(settings)`` builds the (untrained) network; ``build(settings)`` builds it and
+    its optimisers, as the paper would, on the CPU; :meth:`start` seeds before and places
+    them on the device after; ``step(settings)`` is the default training step
     ``step(state, batch)``; ``validate(settings, splits)`` and ``snapshot(settings, state)``
     give what :func:`~genadv_utils.training.fit` records (or ``None``). ``evaluations`` names
-    the measurements :mod:`~genadv_utils.evaluation` makes of a finished run."""
+    the measurements :mod:`~genadv_utils.evaluation` makes of a finished run. ``fast_kernels``:
+    whether :func:`~genadv_utils.runtime.place` may use the faster CPU kernels."""
 
     name: str
     settings_type: type
     profiles: Mapping[str, Mapping[str, Any]]
     network: Callable[[Any], nn.Module]
-    build: Callable[[Any, Device], TrainState]
+    build: Callable[[Any], TrainState]
     step: Callable[[Any], Step]
     evaluations: tuple[str, ...]
     validate: Callable[[Any, Splits], Validate | None] = lambda settings, splits: None
     snapshot: Callable[[Any, TrainState], Render | None] = lambda settings, state: None
+    fast_kernels: bool = True
 
     @property
     def module(self) -> str:
@@ -80,12 +87,24 @@ class Recipe:
         return self.build.__module__.rsplit(".", 1)[-1]
 
     def settings(self, profile: str | None = None, **overrides: Any) -> Any:
-        """The settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``."""
+        """The settings of a profile (default: ``$GENADV_PROFILE``), with ``overrides``: the
+        dataclass's defaults, then what the profile changes, then ``overrides``."""
         unknown = set(overrides) - {f.name for f in fields(self.settings_type)}
         if unknown:
             raise ValueError(f"unknown {self.settings_type.__name__} field(s): "
                              f"{', '.join(sorted(unknown))}")
-        return self.settings_type(**{**self.profiles[profile_name(profile)], **overrides})
+        return self.settings_type(**{**self.profiles[profile_name(profile)],
+                                     **overrides})
+
+    def start(self, settings: Any, device: Device = None) -> TrainState:
+        """A fresh run of these settings: the random generators seeded with ``settings.seed``,
+        the networks and optimisers built, then placed on ``device`` (default:
+        :func:`~genadv_utils.runtime.pick_device`) with :func:`~genadv_utils.runtime.place`."""
+        seed_everything(settings.seed)
+        state = self.build(settings)
+        place(state.modules.values(), state.optimizers.values(), pick_device(device),
+              fast=self.fast_kernels)
+        return state
 
     def folder(self, settings: Any, step: Step | None = None) -> Path:
         """The run folder of these settings (and of a reader's own ``step``, if any)."""
@@ -101,27 +120,28 @@ class Recipe:
               device: Device = None) -> Trained:
         """Train the model these settings describe, or load its finished run. ``step``
         replaces the default step (called as ``step(state, batch)``) and gets its own folder.
-        The data come from ``settings.dataset`` (``splits``, if given, must be that dataset's),
-        on ``device`` (default: the splits', else :func:`~genadv_utils.runtime.pick_device`)."""
+        The data come from ``settings.dataset`` (``splits``, if given, must be that dataset's).
+        Training runs on ``device``; without one, on the splits' device if splits are given,
+        else on :func:`~genadv_utils.runtime.pick_device`'s. Splits elsewhere are moved."""
         if not isinstance(settings, self.settings_type):
             raise TypeError(f"expected {self.settings_type.__name__}, got "
                             f"{type(settings).__name__}")
-        if splits is None:
-            splits = load_splits(settings.dataset, device=device)
-        elif splits.name != settings.dataset:
+        if splits is not None and splits.name != settings.dataset:
             raise ValueError(f"the settings ask for {settings.dataset!r} but the splits are "
                              f"{splits.name!r}")
-        state = self.build(settings, splits.train.images.device)
+        if device is None and splits is not None:
+            device = splits.train.images.device
+        device = pick_device(device)
+        splits = load_splits(settings.dataset, device=device) if splits is None \
+            else splits.to(device)
+        state = self.start(settings, device)
         batches = Batches(splits.train.subset(settings.train_size), settings.batch_size,
                           seed=settings.seed)
         folder = Path(run_dir) if run_dir is not None else self.folder(settings, step)
-        check_ownable(folder)
-        with locked(folder):  # a second process waits here, then finds the run finished
-            history = train_or_load(folder, {"name": self.name, **self._key(settings, step)},
-                                    state, step or self.step(settings), batches,
-                                    epochs=settings.epochs,
-                                    validate=self.validate(settings, splits),
-                                    progress=progress, snapshot=self.snapshot(settings, state))
+        history = train_or_load(folder, {"name": self.name, **self._key(settings, step)},
+                                state, step or self.step(settings), batches,
+                                epochs=settings.epochs, validate=self.validate(settings, splits),
+                                progress=progress, snapshot=self.snapshot(settings, state))
         return Trained(self.name, state.modules[self.name], history, folder, settings)
 
     def load(self, folder: str | Path, device: Device = None) -> Trained:
@@ -146,7 +166,7 @@ class Recipe:
     def seconds_per_step(self, settings: Any, splits: Splits, steps: int = 10) -> float:
         """Measured seconds of one training step here (after two warm-up steps), for the
         recipe's batch size. A fresh model is built and thrown away."""
-        state = self.build(settings, splits.train.images.device)
+        state = self.start(settings, splits.train.images.device)
         step = self.step(settings)
         state.train(True)
         batches = iter(Batches(splits.train, settings.batch_size, seed=settings.seed))
@@ -160,60 +180,10 @@ class Recipe:
     def epochs_for_minutes(self, settings: Any, splits: Splits, minutes: float) -> int:
         """How many epochs fit into ``minutes`` of training here (at least 1)."""
         if not 0 < minutes <= MAX_MINUTES:
-            raise ValueError(f"minutes must be a positive number up to {MAX_MINUTES} (a week), "
-                             f"got {minutes}")
+            raise ValueError(f"minutes must be a number of minutes between 0 and {MAX_MINUTES} "
+                             f"(a week), got {minutes}")
         batches = len(Batches(splits.train.subset(settings.train_size), settings.batch_size))
         per_epoch = self.seconds_per_step(settings, splits) * batches
         return max(1, int(min(minutes * 60 // per_epoch, 10_000)))
 
 
-OPTIMISED = True
-"""Whether training gets what measured faster here on the CPU (``benchmarks/throughput.py``
-times both, each in its own process): for every recipe, :func:`keep_freed_memory` (the same
-numbers, bit for bit); for recipes that ask for it (``fast=True``), activations in oneDNN's
-native channels-last layout and Adam's fused update (the same maths; the numbers agree to
-float rounding). The benchmark sets it to ``False`` for the plain baseline; a run's key covers
-this code."""
-
-GLIBC_MMAP_THRESHOLD, GLIBC_TRIM_THRESHOLD = -3, -1  # mallopt's parameter numbers (malloc.h)
-
-
-@functools.cache
-def keep_freed_memory() -> bool:
-    """Ask glibc's ``malloc`` (Linux) to keep freed memory for reuse; ``False`` elsewhere.
-
-    A training step allocates and frees the same activations at every step. By default glibc
-    gives blocks above a threshold (128 KiB, growing with use up to 32 MiB) straight back to the
-    system, and trims the free top of its heap, so the next step takes every page of its
-    activations afresh from the kernel (a page fault per 4 KiB, each zero-filled): thousands a
-    step for the classifier's 128 × 32 × 28 × 28 activations. Here blocks up to 32 MiB come
-    from the heap, and up to 1 GiB of freed heap is kept. Only where memory comes from
-    changes, never the arithmetic: the results are the same, bit for bit. Process-wide and
-    once per process (cached)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # macOS, Windows, musl: their allocators already reuse freed memory
-        return False
-    return bool(libc.mallopt(GLIBC_MMAP_THRESHOLD, 32 << 20)
-                and libc.mallopt(GLIBC_TRIM_THRESHOLD, 1 << 30))
-
-
-def fresh(module: nn.Module, device: Device, fast: bool = False) -> nn.Module:
-    """``module`` on ``device`` (default: :func:`~genadv_utils.runtime.pick_device`), with
-    :func:`keep_freed_memory` (if :data:`OPTIMISED`), in the channels-last layout when
-    ``fast`` (and :data:`OPTIMISED`)."""
-    if OPTIMISED:
-        keep_freed_memory()
-    module = module.to(device or pick_device())
-    if fast and OPTIMISED:
-        module = module.to(memory_format=torch.channels_last)
-    return module
-
-
-def adam(params: Any, lr: float, *, betas: tuple[float, float] = (0.9, 0.999),
-         fast: bool = False) -> torch.optim.Adam:
-    """Adam; with ``fast`` (and :data:`OPTIMISED`) its fused single-kernel update, on the CPU
-    or a CUDA GPU (elsewhere the default one)."""
-    params = list(params)
-    fused = fast and OPTIMISED and params[0].device.type in ("cpu", "cuda")
-    return torch.optim.Adam(params, lr, betas=betas, fused=fused or None)

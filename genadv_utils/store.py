@@ -275,8 +275,8 @@ def check_ownable(folder: Path) -> None:
 
 def claim(folder: Path, wanted: Mapping[str, Any]) -> None:
     """Make ``folder`` the run folder of ``wanted`` (settings with ``name``), or check that it
-    already is. A folder holding another run, or anything else, is refused, never overwritten."""
-    check_ownable(folder)
+    already is. A folder holding another run is refused, never overwritten (the caller has
+    refused anything else with :func:`check_ownable` before taking the folder's lock)."""
     if (folder / SETTINGS).exists():
         found = read_settings(folder)
         if found != wanted:

@@ -9,6 +9,8 @@ function ``step(state, batch) -> {"loss name": value}`` that the chapters show a
 - after every epoch a checkpoint in the run folder (written by :mod:`~genadv_utils.store`), so
   an interrupted run resumes from its last complete epoch and ends with the same weights;
 - a clear stop when a loss becomes NaN or infinite;
+- after every epoch, each network's own ``end_of_epoch()``, if it has one (the GANs' weight
+  averages re-estimate their batch-norm statistics there), before validation;
 - optional *snapshots*: a fixed input rendered by the networks a few times during the first
   epoch and after every epoch (e.g. a generator's samples of one noise batch), kept with the
   checkpoint so a training animation survives interruption and caching.
@@ -35,8 +37,8 @@ from torch import nn
 
 from . import __version__
 from .data import Batches
-from .store import (CHECKPOINT, CheckpointError, History, claim, finite_weights, load_into,
-                    read_checkpoint, refuse_diverged, write_checkpoint)
+from .store import (CHECKPOINT, CheckpointError, History, check_ownable, claim, finite_weights,
+                    load_into, locked, read_checkpoint, refuse_diverged, write_checkpoint)
 
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
     warnings.simplefilter("ignore")
@@ -264,6 +266,9 @@ def _run_epoch(state: TrainState, step: Step, batches: Batches, epoch: int, epoc
         bar.update(1)
         bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
     record.update({f"train_{k}": v / len(batches) for k, v in sums.items()})
+    for module in state.modules.values():
+        if hasattr(module, "end_of_epoch"):
+            module.end_of_epoch()
     if validate is not None:
         state.train(False)
         with torch.no_grad():
@@ -283,8 +288,14 @@ def train_or_load(folder: Path, settings: Mapping[str, Any], state: TrainState, 
                   progress: bool | str = True, snapshot: Render | None = None) -> History:
     """Train, resume or just load the run in ``folder``, whose ``settings`` (JSON-serialisable,
     with ``name``) are checked against the folder's (:func:`~genadv_utils.store.claim`): a
-    folder that holds another run is an error, never overwritten. Returns the history."""
+    folder that holds anything else is refused before it is touched
+    (:func:`~genadv_utils.store.check_ownable`), one that holds another run is an error, never
+    overwritten. A second process training the same folder waits for the first, then finds
+    the run finished. Returns the history."""
     wanted = json.loads(json.dumps(dict(settings), sort_keys=True))
-    claim(folder, wanted)
-    return fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,
-               progress=progress, desc=str(wanted.get("name", "training")), snapshot=snapshot)
+    check_ownable(folder)
+    with locked(folder):
+        claim(folder, wanted)
+        return fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,
+                   progress=progress, desc=str(wanted.get("name", "training")),
+                   snapshot=snapshot)

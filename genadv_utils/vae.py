@@ -14,11 +14,8 @@ import torch
 from torch import nn
 
 from .blocks import ConvDecoder, ConvEncoder, standard_normal
-from .data import Splits
 from .losses import bernoulli_nll, gaussian_kl
-from .recipe import Device, Recipe, adam, check_positive, fresh
-from .runtime import seed_everything
-from .training import TrainState, Validate
+from .recipe import Recipe, Splits, Step, TrainState, Validate, check_settings
 
 
 class ConvVAE(nn.Module):
@@ -38,8 +35,8 @@ class ConvVAE(nn.Module):
     def __init__(self, latent_size: int = 16, width: int = 16, hidden: int = 512) -> None:
         super().__init__()
         self.latent_size = latent_size
-        self.encoder = ConvEncoder(2 * latent_size, width, hidden)
-        self.decoder = ConvDecoder(latent_size, width, hidden)
+        self.encoder = ConvEncoder(2 * latent_size, width, hidden)  # (N, 1, 28, 28) -> (N, 2d)
+        self.decoder = ConvDecoder(latent_size, width, hidden)  # (N, d) -> (N, 1, 28, 28)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"""$(\mu, \log\sigma^2)$, each $[N, d]$."""
@@ -90,16 +87,13 @@ class VAESettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_positive(self, "latent_size", "width", "hidden")
+        check_settings(self, "latent_size", "width", "hidden")
         if self.beta < 0:
             raise ValueError(f"beta must be non-negative, got {self.beta}")
 
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"epochs": 8, "train_size": None},
-    "smoke": {"epochs": 2, "train_size": 4000},
-}
-"""What each profile changes in :class:`VAESettings`; the chapter reads them from here."""
+PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 4000}}
+"""What each profile changes in :class:`VAESettings`."""
 
 PLANE: dict[str, dict[str, Any]] = {
     "default": {"latent_size": 2, "epochs": 3},
@@ -128,9 +122,10 @@ def vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
              beta: float = 1.0) -> dict[str, torch.Tensor]:
     """One VAE step: encode, sample z by reparameterisation, decode, and descend the negative
     ELBO (reconstruction + beta * KL, in nats per image, averaged over the batch)."""
-    images, _ = batch
+    images, _ = batch  # (N, 1, 28, 28)
     model, optimizer = state.modules["vae"], state.optimizers["vae"]
-    logits, mu, logvar = model(images)
+    logits, mu, logvar = model(images)  # (N, 1, 28, 28), (N, d), (N, d)
+    # -ELBO = -E_q log p(x | z) + beta * KL(q(z | x) || N(0, I)), per image, batch mean
     reconstruction = bernoulli_nll(logits, images).mean()
     kl = gaussian_kl(mu, logvar).sum(1).mean()
     loss = reconstruction + beta * kl
@@ -145,11 +140,10 @@ def network(settings: VAESettings) -> ConvVAE:
     return ConvVAE(settings.latent_size, settings.width, settings.hidden)
 
 
-def build(settings: VAESettings, device: Device = None) -> TrainState:
-    """A freshly initialised VAE (seeded), its Adam optimiser and exponential LR schedule."""
-    seed_everything(settings.seed)
-    model = fresh(network(settings), device, fast=True)
-    optimizer = adam(model.parameters(), settings.lr, fast=True)
+def build(settings: VAESettings) -> TrainState:
+    """A VAE, its Adam optimiser and exponential LR schedule."""
+    model = network(settings)
+    optimizer = torch.optim.Adam(model.parameters(), settings.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
     return TrainState({"vae": model}, {"vae": optimizer}, {"vae": schedule})
 
@@ -159,8 +153,13 @@ def validate(settings: VAESettings, splits: Splits) -> Validate:
     return lambda s: negative_elbo(s.modules["vae"], splits.val.images)
 
 
+def step(settings: VAESettings) -> Step:
+    """The training step with these settings' KL weight, called as ``step(state, batch)``."""
+    return partial(vae_step, beta=settings.beta)
+
+
 RECIPE = Recipe(
     name="vae", settings_type=VAESettings, profiles=PROFILES, network=network, build=build,
-    step=lambda s: partial(vae_step, beta=s.beta), validate=validate,
+    step=step, validate=validate,
     evaluations=("likelihood",))
 settings, train, load = RECIPE.settings, RECIPE.train, RECIPE.load

@@ -2,7 +2,7 @@ r"""Chapter 4: the VAE-GAN (Larsen et al. 2016), built from chapter 2's encoder 
 generator and discriminator.
 
 Read top to bottom: the network, its settings and profiles, the balancing rule, the training
-step with its gradient routing, the recipe.
+step with its three losses and their gradient routing, the recipe.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvEncoder, dcgan_init, in_batches
-from .data import Splits
-from .gan import GAN, DCGANDiscriminator, DCGANGenerator, fixed_noise
-from .losses import feature_reconstruction, gaussian_kl, generator_loss
-from .recipe import Device, Recipe, adam, check_positive, fresh
-from .runtime import seed_everything
-from .training import Render, TrainState, Validate
+from .blocks import ConvEncoder, dcgan_init, fixed_noise, in_batches
+from .gan import GAN, DCGANDiscriminator, DCGANGenerator
+from .losses import feature_reconstruction, gaussian_kl
+from .recipe import Recipe, Render, Splits, Step, TrainState, Validate, check_settings
 from .vae import ConvVAE
 
 
@@ -39,16 +36,16 @@ class VAEGAN(nn.Module):
     """
 
     def __init__(self, latent_size: int = 32, width: int = 32, encoder_width: int = 16,
-                 hidden: int = 512, *, refine: bool = False, spectral: bool = False,
-                 average: bool = False) -> None:
+                 hidden: int = 512, *, refine: bool = False, keep_average: bool = False) -> None:
         super().__init__()
         self.latent_size = latent_size
-        self.encoder = ConvEncoder(2 * latent_size, encoder_width, hidden)
-        self.decoder = DCGANGenerator(latent_size, width, refine)
-        self.discriminator = DCGANDiscriminator(width, spectral)
+        self.encoder = ConvEncoder(2 * latent_size, encoder_width, hidden)  # (N, 2d): mu, logvar
+        self.decoder = DCGANGenerator(latent_size, width, refine)  # (N, d) -> (N, 1, 28, 28)
+        self.discriminator = DCGANDiscriminator(width)  # (N, 1, 28, 28) -> (N,) logits
         self.decoder.apply(dcgan_init)
         self.discriminator.apply(dcgan_init)
-        self.average = copy.deepcopy(self.decoder).requires_grad_(False) if average else None
+        self.average = (copy.deepcopy(self.decoder).requires_grad_(False) if keep_average
+                        else None)
 
     @property
     def generator(self) -> DCGANGenerator:
@@ -58,6 +55,7 @@ class VAEGAN(nn.Module):
     generate = GAN.generate  # by the decoder's weight average, if there is one
     update_average = GAN.update_average
     refresh_average = GAN.refresh_average
+    end_of_epoch = GAN.end_of_epoch
 
     encode = ConvVAE.encode
     reparameterise = staticmethod(ConvVAE.reparameterise)
@@ -90,8 +88,7 @@ class VAEGANSettings:
     encoder_width: int = 16  # the encoder's, as in the VAE
     hidden: int = 512
     refine: bool = True  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
-    spectral: bool = False  # as in the GAN: spectral normalisation in the discriminator
-    average: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
+    average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
     kl_weight: float = 1.0  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
@@ -107,23 +104,16 @@ class VAEGANSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_positive(self, "latent_size", "width", "encoder_width", "hidden")
+        check_settings(self, "latent_size", "width", "encoder_width", "hidden")
         if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0 or self.kl_weight < 0:
             raise ValueError("gamma, kl_weight and margin must be non-negative, equilibrium "
                              "positive")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
-        if not 0 <= self.average < 1:
-            raise ValueError(f"average must be in [0, 1), got {self.average}")
 
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"epochs": 5, "train_size": None},
-    "smoke": {"epochs": 2, "train_size": 3000},
-}
-"""What each profile changes in :class:`VAEGANSettings`; the chapter reads them from here."""
+PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 3000}}
+"""What each profile changes in :class:`VAEGANSettings`."""
 
-FIRST_RECIPE: dict[str, Any] = {"refine": False, "average": 0.0}
+FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0}
 """What the chapter's first recipe (the book's earlier editions, 5 epochs in the default
 profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
@@ -150,32 +140,37 @@ def equilibrium_rule(real_cost: float, fake_cost: float,
 def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
                 gamma: float, balance: bool = True,
                 equilibrium: float = VAEGANSettings.equilibrium,
-                margin: float = VAEGANSettings.margin, average: float = 0.0,
+                margin: float = VAEGANSettings.margin, average_decay: float = 0.0,
                 kl_weight: float = 1.0) -> dict[str, torch.Tensor | float]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
     kl_weight * KL + feature reconstruction, the decoder gamma * feature reconstruction +
-    its GAN loss, the discriminator its GAN loss only (then, with ``average``,
+    its GAN loss, the discriminator its GAN loss only (then, with ``average_decay``,
     one step of the decoder's weight average)."""
-    real, _ = batch
+    real, _ = batch  # (N, 1, 28, 28)
     model = state.modules["vaegan"]
     dis = model.discriminator
-    mu, logvar = model.encode(real)
-    reconstruction = model.decode(model.reparameterise(mu, logvar))
-    sampled = model.decode(model.noise(len(real)))
-    real_logits, real_features = dis.logits_and_features(real)
-    rec_logits, rec_features = dis.logits_and_features(reconstruction)
+    mu, logvar = model.encode(real)  # (N, d) each
+    reconstruction = model.decode(model.reparameterise(mu, logvar))  # x~ = Dec(z), z ~ q(z|x)
+    sampled = model.decode(model.noise(len(real)))  # x_p = Dec(z_p), z_p ~ N(0, I)
+    real_features = dis.features(real)  # Dis_l(x): (N, 2w·7·7)
+    rec_features = dis.features(reconstruction)  # Dis_l(x~)
+    real_logits = dis.head(real_features).squeeze(1)  # (N,)
+    rec_logits = dis.head(rec_features).squeeze(1)
     sampled_logits = dis(sampled)
 
+    # L_prior = KL(q(z | x) || N(0, I)); L_llike = -log N(Dis_l(x); Dis_l(x~), I)
     kl = gaussian_kl(mu, logvar).sum(1).mean()
     feature_rec = feature_reconstruction(real_features, rec_features).mean()
+    # The discriminator's costs, with -log D = softplus(-l) and -log(1 - D) = softplus(l):
     real_cost = F.softplus(-real_logits).mean()  # -log D(x)
-    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake))
+    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)), both fakes
                        + F.softplus(sampled_logits).mean())
     train_d, train_g = True, True
     if balance:
         train_d, train_g = equilibrium_rule(
             real_cost.item(), fake_cost.item(), equilibrium, margin)
-    fool = generator_loss(rec_logits) + generator_loss(sampled_logits)
+    # The decoder's GAN term, non-saturating: -log D(x~) - log D(x_p)
+    fool = F.softplus(-rec_logits).mean() + F.softplus(-sampled_logits).mean()
     objectives = {
         "encoder": kl_weight * kl + feature_rec,
         "decoder": gamma * feature_rec + (fool if train_g else 0.0),
@@ -190,8 +185,8 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
             p.grad = g
     for name in updated:
         state.optimizers[name].step()
-    if average:
-        model.update_average(average)
+    if average_decay:
+        model.update_average(average_decay)
     return {"kl": kl, "feature_rec": feature_rec,
             "d_real_cost": real_cost, "d_fake_cost": fake_cost,
             "acc_real": (real_logits > 0).float().mean(),
@@ -203,46 +198,45 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
 def network(settings: VAEGANSettings) -> VAEGAN:
     """The untrained network these settings describe."""
     return VAEGAN(settings.latent_size, settings.width, settings.encoder_width, settings.hidden,
-                  refine=settings.refine, spectral=settings.spectral,
-                  average=settings.average > 0)
+                  refine=settings.refine, keep_average=settings.average_decay > 0)
 
 
-def build(settings: VAEGANSettings, device: Device = None) -> TrainState:
-    """A freshly initialised VAE-GAN (seeded) and one Adam optimiser per network (with the
-    faster CPU kernels, as in the GAN)."""
-    seed_everything(settings.seed)
-    model = fresh(network(settings), device, fast=True)
+def build(settings: VAEGANSettings) -> TrainState:
+    """A VAE-GAN and one Adam optimiser per network."""
+    model = network(settings)
     betas = (settings.beta1, 0.999)
-    rates = {"encoder": settings.lr_encoder, "decoder": settings.lr_decoder,
-             "discriminator": settings.lr_discriminator}
     return TrainState({"vaegan": model}, {
-        name: adam(getattr(model, name).parameters(), rate, betas=betas, fast=True)
-        for name, rate in rates.items()})
+        "encoder": torch.optim.Adam(model.encoder.parameters(), settings.lr_encoder,
+                                    betas=betas),
+        "decoder": torch.optim.Adam(model.decoder.parameters(), settings.lr_decoder,
+                                    betas=betas),
+        "discriminator": torch.optim.Adam(model.discriminator.parameters(),
+                                          settings.lr_discriminator, betas=betas),
+    })
 
 
 def validate(settings: VAEGANSettings, splits: Splits) -> Validate:
-    """Pixel MSE of the reconstructions of the first 1000 validation images (after the
-    decoder's average, if any, has its batch-norm statistics re-estimated)."""
+    """Pixel MSE of the reconstructions of the first 1000 validation images."""
     val = splits.val.images[:1000]
-
-    def run(state: TrainState) -> dict[str, float]:
-        model = state.modules["vaegan"]
-        if model.average is not None:
-            model.refresh_average()
-        return {"rec_mse": F.mse_loss(in_batches(model.reconstruct, val), val).item()}
-    return run
+    return lambda s: {"rec_mse": F.mse_loss(in_batches(s.modules["vaegan"].reconstruct, val),
+                                            val).item()}
 
 
 def snapshot(settings: VAEGANSettings, state: TrainState) -> Render:
-    """The decoder's images of :func:`~genadv_utils.gan.fixed_noise`."""
+    """The decoder's images of :func:`~genadv_utils.blocks.fixed_noise`."""
     z = fixed_noise(state.modules["vaegan"])
     return lambda s: s.modules["vaegan"].decode(z)
 
 
+def step(settings: VAEGANSettings) -> Step:
+    """The training step these settings ask for, called as ``step(state, batch)``."""
+    return partial(vaegan_step, gamma=settings.gamma, balance=settings.balance,
+                   equilibrium=settings.equilibrium, margin=settings.margin,
+                   average_decay=settings.average_decay, kl_weight=settings.kl_weight)
+
+
 RECIPE = Recipe(
     name="vaegan", settings_type=VAEGANSettings, profiles=PROFILES, network=network,
-    build=build, step=lambda s: partial(vaegan_step, gamma=s.gamma, balance=s.balance,
-                                        equilibrium=s.equilibrium, margin=s.margin,
-                                        average=s.average, kl_weight=s.kl_weight),
-    validate=validate, snapshot=snapshot, evaluations=("samples", "reconstructions"))
+    build=build, step=step, validate=validate, snapshot=snapshot,
+    evaluations=("samples", "reconstructions"))
 settings, train, load = RECIPE.settings, RECIPE.train, RECIPE.load

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from genadv_utils.__main__ import main
 
@@ -129,3 +130,62 @@ def test_train_takes_a_device_and_rejects_a_bad_one(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "error: unknown device 'quantum'; try cpu, cuda or mps"
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def smoke_classifier(tmp_path_factory):
+    from genadv_utils import classifier
+
+    folder = tmp_path_factory.mktemp("classifier") / "run"
+    return classifier.train(classifier.settings("smoke"), run_dir=folder, progress=False)
+
+
+def test_train_sample_and_evaluate_a_gan(tmp_path, smoke_classifier, capsys):
+    from genadv_utils import evaluation, gan
+
+    run = tmp_path / "gan"
+    assert main(["train", "gan", "--profile", "smoke", "--epochs", "1", "--out", str(run),
+                 "--quiet"]) == 0
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "gan", "--run", str(run), "--n", "20", "--out", str(out)]) == 0
+    samples = np.load(out)
+    assert samples.shape == (20, 28, 28) and samples.dtype == np.float32
+    assert 0 <= samples.min() and samples.max() <= 1
+    model = gan.load(run, device="cpu").model
+    expected = model.sample(20, torch.Generator().manual_seed(0))[:, 0].numpy()
+    assert np.allclose(samples, expected, atol=1e-6)  # the seed's draw, as --seed says
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--test-images", "300", "--classifier",
+                 str(smoke_classifier.folder)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "gan" and sum(result["class_counts"]) == 10_000
+    direct = evaluation.evaluate(gan.load(run), classifier=smoke_classifier, test_size=300)
+    assert result["frechet_distance"] == pytest.approx(direct["frechet_distance"])
+    assert main(["sample", "gan", "--run", str(tmp_path / "nothing"), "--n", "2", "--out",
+                 str(out)]) == 1
+
+
+def test_reconstruct_sample_and_evaluate_a_vaegan(tmp_path, smoke_classifier, capsys):
+    from genadv_utils import data, evaluation, vaegan
+
+    settings = vaegan.settings("smoke", latent_size=8, width=8, encoder_width=8, hidden=32,
+                               train_size=512, epochs=1)
+    trained = vaegan.train(settings, run_dir=tmp_path / "vaegan", progress=False)
+    run = str(trained.folder)
+    images = data.load_splits("mnist", device="cpu").test.images[:6, 0].numpy()
+    np.save(tmp_path / "in.npy", images)
+    assert main(["reconstruct", "vaegan", "--run", run, "--input", str(tmp_path / "in.npy"),
+                 "--out", str(tmp_path / "out.npy")]) == 0
+    expected = trained.model.cpu().reconstruct(torch.from_numpy(images)[:, None])[:, 0]
+    assert np.allclose(np.load(tmp_path / "out.npy"), expected.numpy(), atol=1e-5)
+    assert main(["sample", "vaegan", "--run", run, "--n", "5", "--out",
+                 str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (5, 28, 28)
+    capsys.readouterr()
+    assert main(["evaluate", "--run", run, "--test-images", "200", "--classifier",
+                 str(smoke_classifier.folder)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "vaegan"
+    again = evaluation.evaluate(vaegan.load(run), classifier=smoke_classifier, test_size=200)
+    for key in ("reconstruction_class_kept", "reconstruction_mse", "frechet_distance"):
+        assert result[key] == pytest.approx(again[key])

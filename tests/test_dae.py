@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genadv_utils import dae, data
+from genadv_utils import blocks, dae, data
 
 TINY = dict(code_size=8, width=8, train_size=512, batch_size=64)
 
@@ -58,3 +58,15 @@ def test_settings_are_checked():
 def test_load_dae_rejects_folders_that_are_not_dae_runs(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         dae.load(tmp_path)
+
+
+def test_autoencoder_shapes_and_range():
+    net = dae.DenoisingAutoencoder(code_size=16, width=8).eval()
+    x = torch.rand(5, 1, 28, 28)
+    assert net.encode(x).shape == (5, 16)
+    out = net(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
+        net(torch.rand(5, 28, 28))
+    with pytest.raises(ValueError, match="positive"):
+        blocks.ConvEncoder(0)

@@ -277,7 +277,7 @@ def test_damaged_settings_give_one_line(dae_run, tmp_path, capsys, content, mess
 @pytest.mark.parametrize("minutes", ["nan", "inf", "1e308", "-1"])
 def test_minutes_must_be_a_sane_number(tmp_path, capsys, minutes):
     assert main(["train", "gan", "--minutes", minutes, "--out", str(tmp_path / "r")]) == 1
-    one_line_error(capsys, "--minutes must be a number of minutes")
+    one_line_error(capsys, "minutes must be a number of minutes")
 
 
 def test_sample_outputs(tmp_path, capsys):

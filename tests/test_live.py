@@ -90,7 +90,7 @@ def test_latent_plane_embeds_codes_and_rejects_other_shapes(monkeypatch):
 
 
 def test_html_embeds_outside_the_book_and_writes_files_inside(tmp_path, monkeypatch):
-    model = gan.network(gan.settings("smoke", average=0.0)).eval()
+    model = gan.network(gan.settings("smoke", average_decay=0.0)).eval()
     widget = live.sampler(model)
     monkeypatch.delenv(live.LIVE_DIR_ENV, raising=False)
     html = widget._repr_html_()

@@ -3,19 +3,7 @@ import math
 import pytest
 import torch
 
-from genadv_utils import blocks, dae, metrics
-
-
-def test_autoencoder_shapes_and_range():
-    net = dae.DenoisingAutoencoder(code_size=16, width=8).eval()
-    x = torch.rand(5, 1, 28, 28)
-    assert net.encode(x).shape == (5, 16)
-    out = net(x)
-    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
-    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\]"):
-        net(torch.rand(5, 28, 28))
-    with pytest.raises(ValueError, match="positive"):
-        blocks.ConvEncoder(0)
+from genadv_utils import data, gan, metrics
 
 
 def test_mse_and_psnr():
@@ -85,3 +73,80 @@ def test_neighbours_agree_gives_the_same_answer_in_any_chunk_size():
     assert torch.equal(metrics.neighbours_agree(codes, labels, k=5, chunk=7), whole)
     with pytest.raises(ValueError, match="chunk"):
         metrics.neighbours_agree(codes, labels, chunk=0)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from genadv_utils import classifier
+    splits = data.load_splits("mnist", device="cpu")
+    settings = classifier.settings("smoke", train_size=10_000, epochs=2)
+    net = classifier.train(settings, splits, progress=False).model.eval()
+
+    def features(images):
+        return metrics.apply_in_batches(net.features, images)
+
+    return splits, net, features
+
+
+@pytest.fixture(scope="module")
+def sets(setup):
+    """Features of real test and training images, uniform noise, and a single class."""
+    splits, _, features = setup
+    noise = torch.rand(2000, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    return {"real": features(splits.test.images[:2000]),
+            "other real": features(splits.train.images[:2000]),
+            "noise": features(noise),
+            "ones": features(splits.train.of_class(1).images[:2000])}
+
+
+def test_frechet_distance_separates_real_from_fake(sets):
+    real, other = sets["real"], sets["other real"]
+    close = metrics.frechet_distance(other, real)
+    assert metrics.frechet_distance(real, real) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(sets["noise"], real) > 10 * close
+    assert metrics.frechet_distance(sets["ones"], real) > 5 * close
+    assert metrics.frechet_distance(other, real) == close  # deterministic
+    with pytest.raises(ValueError, match=r"\[N, d\]"):
+        metrics.frechet_distance(other, real[:, :5])
+
+
+def test_precision_recall_coverage_of_real_noise_and_one_class(sets):
+    real, other_real = sets["real"][:1000], sets["other real"][:1000]
+    noise, ones = sets["noise"][:1000], sets["ones"][:1000]
+    good = metrics.precision_recall_coverage(real, other_real)
+    assert min(good.values()) > 0.6
+    # Noise collapses to one cluster of features: precision can be fooled (see the docstring),
+    # recall and coverage are not.
+    fooled = metrics.precision_recall_coverage(real, noise)
+    assert fooled["recall"] < 0.05 and fooled["coverage"] < 0.05
+    single = metrics.precision_recall_coverage(real, ones)
+    assert single["recall"] < 0.3 and single["coverage"] < 0.3
+    assert metrics.precision_recall_coverage(real, other_real) == good
+    with pytest.raises(ValueError, match="more than k"):
+        metrics.precision_recall_coverage(real[:3], other_real, k=3)
+
+
+def test_classifier_score_rewards_confident_and_varied_sets(setup):
+    splits, classifier, _ = setup
+    varied = metrics.classifier_score(classifier, splits.test.images[:2000])
+    one_class = metrics.classifier_score(classifier, splits.train.of_class(7).images[:1000])
+    assert 1.0 <= one_class < 2.0 < 6.0 < varied <= 10.0
+
+
+def test_nearest_images_finds_exact_copies():
+    pool = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    distances, indices = metrics.nearest_images(pool[[7, 30]], pool, k=3, chunk=16)
+    assert indices[:, 0].tolist() == [7, 30] and torch.all(distances[:, 0] < 1e-3)
+    assert torch.all(distances[:, 1:] >= distances[:, :1])
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.nearest_images(pool[:1], pool, k=0)
+
+
+def test_sample_in_batches_is_seeded_and_draws_n_images():
+    net = gan.GAN(latent_size=8, width=4).eval()
+    first = metrics.sample_in_batches(net, 7, torch.Generator().manual_seed(5), batch_size=3)
+    again = metrics.sample_in_batches(net, 7, torch.Generator().manual_seed(5), batch_size=3)
+    assert first.shape == (7, 1, 28, 28) and torch.equal(first, again)
+    assert not torch.equal(first[0], first[3])  # each batch draws fresh noise
+    with pytest.raises(ValueError, match="positive"):
+        metrics.sample_in_batches(net, 0)

@@ -1,21 +1,10 @@
-"""The VAE-GAN's building blocks (chapter 4): the feature loss, the model, the equilibrium rule,
-the gradient routing of its step, its evaluation and the command line."""
+"""Chapter 4's module: the VAE-GAN's networks, the equilibrium rule, the gradient routing of
+its step, training with its diagnostics, and the decoder's weight average."""
 
-import json
-
-import numpy as np
 import pytest
 import torch
 
-from genadv_utils import classifier, data, evaluation, losses, vaegan
-from genadv_utils.__main__ import main
-
-
-def test_feature_reconstruction_is_half_the_squared_distance():
-    a, b = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
-    assert torch.equal(losses.feature_reconstruction(a, b), torch.tensor([6.0, 6.0]))
-    with pytest.raises(ValueError, match="shapes differ"):
-        losses.feature_reconstruction(a, b[:1])
+from genadv_utils import data, vaegan
 
 
 def test_vaegan_shapes_and_ranges():
@@ -25,9 +14,7 @@ def test_vaegan_shapes_and_ranges():
     assert mu.shape == logvar.shape == (3, 4)
     for images in (model.reconstruct(x), model.sample(5)):
         assert images.shape[1:] == (1, 28, 28) and 0 <= images.min() and images.max() <= 1
-    logits, features = model.discriminator.logits_and_features(x)
-    assert torch.allclose(logits, model.discriminator(x))
-    assert features.shape == (3, 8 * 7 * 7)
+    assert model.discriminator.features(x).shape == (3, 8 * 7 * 7)
 
 
 @pytest.mark.parametrize("real, fake, expected", [
@@ -51,7 +38,7 @@ def test_step_routes_gradients_as_in_the_paper(monkeypatch):
     real = data.load_splits("mnist", device="cpu").train.images[:32]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4,
                                        hidden=8)
-    state = vaegan.build(settings, "cpu")
+    state = vaegan.RECIPE.start(settings, "cpu")
     model = state.modules["vaegan"]
     before = {n: _frozen_copy(getattr(model, n))
               for n in ("encoder", "decoder", "discriminator")}
@@ -85,39 +72,16 @@ def test_training_records_the_diagnostics_and_improves_reconstructions(tiny_vaeg
     assert len(h.snapshots) == 1 + 4 + 2
 
 
-def test_vaegan_on_the_command_line(tiny_vaegan, tmp_path, capsys):
-    run = str(tiny_vaegan.folder)
-    images = data.load_splits("mnist", device="cpu").test.images[:6, 0].numpy()
-    np.save(tmp_path / "in.npy", images)
-    assert main(["reconstruct", "vaegan", "--run", run, "--input", str(tmp_path / "in.npy"),
-                 "--out", str(tmp_path / "out.npy")]) == 0
-    assert np.load(tmp_path / "out.npy").shape == (6, 28, 28)
-    assert main(["sample", "vaegan", "--run", run, "--n", "5", "--out",
-                 str(tmp_path / "s.npy")]) == 0
-    assert np.load(tmp_path / "s.npy").shape == (5, 28, 28)
-    reference = classifier.train(classifier.settings("smoke"),
-                                 run_dir=tmp_path / "classifier", progress=False)
-    capsys.readouterr()
-    assert main(["evaluate", "--run", run, "--test-images", "200", "--classifier",
-                 str(reference.folder)]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["model"] == "vaegan" and 0 <= result["reconstruction_class_kept"] <= 1
-    assert result["reconstruction_mse"] > 0 and result["frechet_distance"] > 0
-    again = evaluation.evaluate(vaegan.load(run), classifier=reference,
-                                       test_size=200)
-    assert again["reconstruction_class_kept"] == result["reconstruction_class_kept"]
-
-
 def test_the_kl_weight_scales_only_the_encoders_kl_gradient():
     """kl_weight = 0 leaves the encoder only the feature reconstruction; its gradient then
     differs from the kl_weight = 1 step's by exactly the KL's gradient, and the decoder's and
     the discriminator's gradients do not change."""
     real = data.load_splits("mnist", device="cpu").train.images[:16]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
-                               refine=True, average=0.9)
+                               refine=True, average_decay=0.9)
     grads = {}
     for weight in (0.0, 1.0):
-        state = vaegan.build(settings, "cpu")
+        state = vaegan.RECIPE.start(settings, "cpu")
         for opt in state.optimizers.values():  # leave the weights as they are
             opt.step = lambda *a, **k: None
         torch.manual_seed(1)
@@ -136,7 +100,7 @@ def test_the_kl_weight_scales_only_the_encoders_kl_gradient():
 
 def test_the_decoders_average_draws_the_samples_and_the_reconstructions():
     model = vaegan.VAEGAN(latent_size=4, width=4, encoder_width=4, hidden=8, refine=True,
-                          average=True).eval()
+                          keep_average=True).eval()
     assert model.generator is model.decoder
     with torch.no_grad():
         for p in model.decoder.parameters():

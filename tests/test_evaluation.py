@@ -128,3 +128,23 @@ def test_the_published_fashion_mnist_table_is_todays():
     record, changed = evaluation.published(path)
     assert not changed, f"{path.name} was measured with other code or settings of {changed}"
     assert {s["model"] for s in record["scores"].values()} == set(evaluation.COMPARED)
+
+
+def test_sample_quality_counts_every_sample_and_is_cached_exactly(tiny_runs, reference):
+    run = tiny_runs["GAN"]
+    first = evaluation.evaluate(run, classifier=reference, samples=1200, test_size=500)
+    assert sum(first["class_counts"]) == 1200 and len(first["class_counts"]) == 10
+    assert 0 <= first["coverage"] <= 1 and 1 <= first["classifier_score"] <= 10
+    cache = run.folder / store.CACHE
+    assert evaluation.evaluate(run, classifier=reference, samples=1200, test_size=500) == first
+    cache.unlink()  # measured afresh: the same numbers, since samples and test images are seeded
+    assert evaluation.evaluate(run, classifier=reference, samples=1200, test_size=500) == first
+    assert cache.exists()
+
+
+def test_the_weight_average_is_not_counted_as_trained_parameters():
+    net = gan.GAN(latent_size=8, width=4, refine=True, keep_average=True)
+    total = sum(p.numel() for p in net.parameters())
+    average = sum(p.numel() for p in net.average.parameters())
+    generator = sum(p.numel() for p in net.generator.parameters())
+    assert average == generator and evaluation.trained_parameters(net) == total - average

@@ -1,0 +1,127 @@
+"""The recipe record: settings from a profile, a seeded start placed on the device (the one
+place where a run meets the machine), training on the device asked for however the data
+arrive, and timing a step."""
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+
+from genadv_utils import data, gan, recipe, runtime, vae
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load_splits("mnist", device="cpu")
+
+
+def test_settings_are_the_defaults_then_the_profile_then_the_overrides():
+    assert gan.settings("default") == gan.GANSettings()
+    smoke = gan.settings("smoke", seed=3)
+    assert (smoke.epochs, smoke.train_size, smoke.seed) == (2, 4000, 3)
+    assert smoke.lr_generator == gan.GANSettings.lr_generator
+    with pytest.raises(ValueError, match="unknown GANSettings field"):
+        gan.settings("smoke", epoch=3)
+    with pytest.raises(TypeError, match="expected GANSettings"):
+        gan.train(vae.settings("smoke"))
+
+
+def test_start_seeds_builds_and_places_with_the_faster_kernels():
+    settings = gan.settings("smoke", width=4, latent_size=8)
+    a, b = gan.RECIPE.start(settings, "cpu"), gan.RECIPE.start(settings, "cpu")
+    for x, y in zip(a.modules["gan"].state_dict().values(), b.modules["gan"].state_dict().values()):
+        assert torch.equal(x, y)
+    conv = a.modules["gan"].discriminator.body[2].weight  # w -> 2w channels
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert all(o.param_groups[0]["fused"] for o in a.optimizers.values())
+    # the optimisers still hold the networks' own parameters after the move
+    held = {id(p) for p in a.optimizers["generator"].param_groups[0]["params"]}
+    assert held == {id(p) for p in a.modules["gan"].generator.parameters()}
+    other = gan.RECIPE.start(dataclasses.replace(settings, seed=1), "cpu")
+    assert not torch.equal(other.modules["gan"].discriminator.body[2].weight, conv)
+
+
+class Placed(Exception):
+    pass
+
+
+def test_train_honours_the_device_however_the_data_arrive(splits, monkeypatch, tmp_path):
+    """Asked for a device, training builds there and moves the splits there, whether the
+    splits were given (on another device) or loaded; without one, it follows the splits."""
+    seen = []
+
+    def spy(modules, optimizers, device, fast=True):
+        seen.append(device)
+        raise Placed
+
+    moved = []
+    monkeypatch.setattr(recipe, "place", spy)
+    monkeypatch.setattr(data.Splits, "to", lambda self, device: moved.append(
+        torch.device(device)) or self)
+    settings = gan.settings("smoke")
+    for kwargs in ({"splits": splits, "device": "cpu:0"}, {"splits": splits},
+                   {"device": "cpu:0"}):
+        with pytest.raises(Placed):
+            gan.train(settings, run_dir=tmp_path / "run", progress=False, **kwargs)
+    assert seen == [torch.device("cpu:0"), torch.device("cpu"), torch.device("cpu:0")]
+    assert moved[:2] == [torch.device("cpu:0"), torch.device("cpu")]
+    assert not (tmp_path / "run").exists()  # nothing written before the run could start
+
+
+def test_seconds_per_step_times_the_steps_it_says(splits):
+    calls = []
+
+    def counting(settings):
+        step = gan.RECIPE.step(settings)
+        return lambda state, batch: calls.append(1) or step(state, batch)
+
+    timed = dataclasses.replace(gan.RECIPE, step=counting)
+    settings = gan.settings("smoke", width=4, latent_size=8, train_size=640)
+    import time
+    start = time.perf_counter()
+    seconds = timed.seconds_per_step(settings, splits, steps=3)
+    elapsed = time.perf_counter() - start
+    assert len(calls) == 2 + 3 and 0 < seconds < elapsed / 3
+
+
+def test_epochs_for_minutes_divides_the_budget_by_an_epochs_time(splits, monkeypatch):
+    monkeypatch.setattr(recipe.Recipe, "seconds_per_step", lambda self, s, sp, steps=10: 0.0625)
+    settings = gan.settings("smoke", train_size=640, batch_size=64)  # 10 steps: 0.625 s
+    assert gan.RECIPE.epochs_for_minutes(settings, splits, 0.5) == 48  # 30 s / 0.625 s
+    assert gan.RECIPE.epochs_for_minutes(settings, splits, 1e-6) == 1
+    assert gan.RECIPE.epochs_for_minutes(settings, splits, 10_000) == 10_000
+    for bad in (0, -1, float("nan"), float("inf"), 1e9):
+        with pytest.raises(ValueError, match="minutes must be a number of minutes"):
+            gan.RECIPE.epochs_for_minutes(settings, splits, bad)
+
+
+@pytest.mark.parametrize("name", ["dae", "vae", "gan", "vaegan"])
+def test_the_faster_kernels_give_the_plain_steps_losses(name, splits, monkeypatch, tmp_path):
+    """Channels-last activations and the fused Adam change the kernels, not the maths: three
+    steps on one fixed batch give the same losses to float rounding. Each step starts both
+    from the plain run's weights and optimiser state, because the games (and Adam's
+    normalised first updates) amplify rounding from one step to the next."""
+    from genadv_utils import registry
+
+    chapter = registry.get(name)
+    settings = chapter.settings("smoke")
+    batch = splits.train.images[:16], splits.train.labels[:16]
+    states = {}
+    for optimised in (False, True):
+        monkeypatch.setattr(runtime, "OPTIMISED", optimised)
+        states[optimised] = chapter.start(settings, "cpu")
+        states[optimised].train(True)
+    plain, fast = states[False], states[True]
+    assert not plain.optimizers[next(iter(plain.optimizers))].param_groups[0]["fused"]
+    step = chapter.step(settings)
+
+    def losses(state, seed):
+        torch.manual_seed(seed)
+        return {k: float(torch.as_tensor(v).detach()) for k, v in step(state, batch).items()}
+
+    for seed in range(3):
+        fast.load_state_dict(copy.deepcopy(plain.state_dict()), tmp_path)
+        a, b = losses(plain, seed), losses(fast, seed)
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (seed, key)
