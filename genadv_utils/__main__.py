@@ -26,7 +26,7 @@ from .data import DataCorruptError, DataNotFoundError, load_splits, supported_da
 from .evaluation import REFERENCE, evaluate_run
 from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES, pick_device
-from .store import CheckpointError
+from .store import CHECKPOINT, SETTINGS, CheckpointError, atomic_write
 from .training import NonFiniteLossError
 
 
@@ -92,10 +92,19 @@ MAX_SAMPLES = 100_000
 """The most images ``sample`` draws in one call (about a minute on two CPU cores)."""
 
 
+MAX_SEED = 2 ** 63 - 1
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}")
+
+
 def _train(args: argparse.Namespace) -> None:
     recipe = registry.get(args.model)
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be positive, got {args.epochs}")
+    _check_seed(args.seed)
     overrides = {k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs),
                                    ("seed", args.seed)) if v is not None}
     settings = recipe.settings(args.profile, **overrides)
@@ -116,9 +125,21 @@ def _train(args: argparse.Namespace) -> None:
 
 def _read_images(path: Path) -> torch.Tensor:
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read {path} as a .npy array ({err})") from None
+        with open(path, "rb") as file:  # the header's size, checked before anything is read
+            fmt = np.lib.format
+            header = fmt.read_array_header_1_0 if fmt.read_magic(file) == (1, 0) \
+                else fmt.read_array_header_2_0
+            shape, _, dtype = header(file)
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            held = path.stat().st_size - file.tell()
+        array = np.load(path, allow_pickle=False) if claimed == held else None
+    except (OSError, ValueError, EOFError) as err:
+        what = "it is an .npz archive" if _starts_with(path, b"PK") else str(err).splitlines()[0]
+        raise UsageError(f"cannot read {path} as a .npy array ({what}); give a float32 array "
+                         f"[N, 28, 28] saved with numpy.save") from None
+    if array is None:
+        raise UsageError(f"{path} is damaged: its header says {shape} {dtype} ({claimed:,} "
+                         f"bytes) but it holds {held:,} bytes")
     if array.ndim != 3 or array.shape[1:] != (28, 28) or len(array) == 0:
         raise UsageError(f"{path} must hold images [N, 28, 28], got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.floating):
@@ -128,6 +149,14 @@ def _read_images(path: Path) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float32)).unsqueeze(1)
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
 def _check_output(path: Path) -> None:
     """Refuse, before any work, an output path that cannot be written as a file."""
     if path.is_dir():
@@ -135,18 +164,17 @@ def _check_output(path: Path) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"--out {path}: its folder {parent} does not exist or is a file")
+    if any((parent / own).exists() for own in (SETTINGS, CHECKPOINT)):
+        raise UsageError(f"--out {path} is inside the run folder {parent}; write it elsewhere")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"--out {path}: no permission to write there")
 
 
 def _save_images(path: Path, images: torch.Tensor) -> None:
-    """Write exactly ``path`` (numpy would add ``.npy`` to a name without it)."""
+    """Write exactly ``path`` (numpy would add ``.npy`` to a name without it), all at once or
+    not at all: a full disk or a kill leaves the file that was there as it was."""
     out = images[:, 0].cpu().numpy().astype(np.float32)
-    try:
-        with open(path, "wb") as file:
-            np.save(file, out)
-    except OSError as err:
-        raise UsageError(f"cannot write {path} ({err.strerror})") from None
+    atomic_write(path, lambda file: np.save(file, out))
     print(f"wrote {path}: {out.shape[0]} images")
 
 
@@ -160,6 +188,7 @@ def _reconstruct(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     if not 1 <= args.n <= MAX_SAMPLES:
         raise UsageError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")
+    _check_seed(args.seed)
     _check_output(args.out)
     model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
     generator = torch.Generator().manual_seed(args.seed)
@@ -196,8 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: the last complete epoch is kept; run the same command to resume",
-              file=sys.stderr)
+        print("interrupted: the last complete epoch is kept; run the same command to resume"
+              if args.verb == "train" else "interrupted: nothing was written", file=sys.stderr)
         return 130
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,25 +154,37 @@ def verify(name: str, root: str | os.PathLike[str] | None = None) -> None:
 
 _VERIFIED: set[tuple[str, int, int]] = set()
 
+DOWNLOAD_TIMEOUT = 30.0
+"""Seconds a download may wait for the server to answer before it gives up."""
+
 
 def _read(name: str, root: Path, train: bool) -> ImageSet:
     """One official split as float images in [0, 1], downloading it if it is absent. A failed
-    download leaves no empty folders behind."""
+    or stalled download (:data:`DOWNLOAD_TIMEOUT`) stops with one line naming the dataset, the
+    address and what to do, and leaves behind no folder or file it made."""
     cls = _dataset_class(name)
-    created = [p for p in (root, root / cls.__name__, root / cls.__name__ / "raw")
-               if not p.exists()]
+    folder = root / cls.__name__ / "raw"
+    created = [p for p in (root, root / cls.__name__, folder) if not p.exists()]
+    before = set(folder.iterdir()) if folder.is_dir() else set()
+    timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # torchvision's download sets none of its own
     try:
         ds = cls(root=str(root), train=train, download=True)
-    except (OSError, RuntimeError) as err:  # URLError is an OSError
-        folder = root / cls.__name__ / "raw"
+    except (OSError, RuntimeError) as err:  # URLError and a timeout are OSErrors
+        for path in (set(folder.iterdir()) if folder.is_dir() else set()) - before:
+            with contextlib.suppress(OSError):
+                path.unlink()  # a partial download
         for path in reversed(created):
             with contextlib.suppress(OSError):
                 path.rmdir()  # only if still empty
+        detail = str(err).splitlines()[0] if str(err) else "no answer"
         raise DataNotFoundError(
-            f"{name} is not in {folder} and could not be downloaded ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else 'no detail'}). Put torchvision's files "
-            f"there, or set {DATA_ENV} to a folder that has {cls.__name__}/raw/."
+            f"{name} is not in {folder} and could not be downloaded from {cls.mirrors[0]} "
+            f"({type(err).__name__}: {detail}). Put torchvision's files there, or set "
+            f"{DATA_ENV} to a folder that has {cls.__name__}/raw/."
         ) from None
+    finally:
+        socket.setdefaulttimeout(timeout)
     images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
     return ImageSet(images, ds.targets.to(torch.long))
 

@@ -3,11 +3,14 @@
 Each recipe names the measurements that fit its model (``Recipe.evaluations``):
 ``denoising`` (the DAE), ``likelihood`` (the VAE), ``accuracy`` (the classifier), ``samples``
 (any model that samples) and ``reconstructions`` (any autoencoder). Slow results are kept in the
-run's folder, keyed like runs by the code that computes them (:func:`~genadv_utils.store.cached`).
+run's folder (:func:`cached`), keyed by everything that decides them: the code that computes
+them, the weights measured and those of the classifier that measures them, the samples drawn
+and the test images used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -21,8 +24,8 @@ from .data import Batches, ImageSet, Splits, load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .recipe import Trained
 from .runtime import seed_everything
-from .store import code_digest, finished, read_settings
-from .store import cached as _cached
+from .keys import code_digest
+from .store import CACHE, CheckpointError, atomic_write, finished, locked, read_settings
 
 EVALUATION_SEED = 0
 """Seed of the sampling inside the metrics (importance samples, generated images)."""
@@ -34,11 +37,55 @@ REFERENCE = classifier.RECIPE
 """The evaluation classifier's recipe: generators are measured in its features."""
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """A digest of a network's weights and buffers: what a cached measurement of it, or in its
+    features, is keyed by (a run folder's name does not change when its run is replaced)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def cached(folder: Path, key: dict[str, Any], compute: Callable[[], dict[str, Any]]
            ) -> dict[str, Any]:
-    """``compute()``, or its result kept under ``key`` in the run folder (keyed also by the
-    normalised code of this module and :mod:`~genadv_utils.metrics`)."""
-    return _cached(folder, key, code_digest("evaluation", "metrics"), compute)
+    """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`, keyed also
+    by the normalised code of this module and :mod:`~genadv_utils.metrics`: entries of other
+    code are dropped when the file is next written. The file is read, changed and written under
+    the folder's lock, so concurrent evaluations lose nothing. A damaged file or entry is
+    computed again; a folder that cannot be written (read-only storage, a full disk) gets the
+    result all the same, with one line on standard error saying it was not kept."""
+    code = code_digest("evaluation", "metrics")
+    name = json.dumps({**key, "code": code}, sort_keys=True)
+    path = folder / CACHE
+
+    def read() -> dict[str, Any]:
+        try:
+            saved = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    kept = read().get(name)
+    if isinstance(kept, dict):
+        return kept
+    result = compute()
+    try:
+        with locked(folder, "evaluation"):
+            saved = read()  # another process may have added entries meanwhile
+            fresh = {k: v for k, v in saved.items() if _code_of(k) == code}
+            fresh[name] = result
+            atomic_write(path, lambda file: file.write(json.dumps(fresh, indent=1).encode()))
+    except (OSError, CheckpointError) as err:
+        print(f"evaluation: the result was not kept in {path} ({err}); it is computed again "
+              f"next time", file=sys.stderr)
+    return result
+
+
+def _code_of(key: str) -> str | None:
+    try:
+        return json.loads(key).get("code")
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 def _test_set(trained: Trained, test_size: int | None
@@ -80,7 +127,8 @@ def evaluate_vae(trained: Trained, *, samples: int = 100, test_size: int | None 
         return {**{f"test_{k}": v for k, v in elbo.items()}, "test_iw_nll": iw}
 
     key = {"metric": "likelihood", "samples": samples, "test_images": len(test),
-           "seed": EVALUATION_SEED}
+           "dataset": trained.settings.dataset, "seed": EVALUATION_SEED,
+           "weights": weights_digest(model)}
     return {"test_images": len(test), "iw_samples": samples,
             **cached(trained.folder, key, compute)}
 
@@ -113,10 +161,16 @@ def reference_classifier(dataset: str, progress: bool | str = True) -> Trained:
 
 
 def _classifier_for(trained: Trained, classifier: Trained | None) -> Trained:
-    """``classifier``, or else the :func:`reference_classifier` of the run's dataset."""
-    if classifier is not None:
-        return classifier
-    return reference_classifier(trained.settings.dataset)
+    """``classifier``, or else the :func:`reference_classifier` of the run's dataset. A
+    classifier of another dataset is refused: its features would measure the wrong thing."""
+    if classifier is None:
+        return reference_classifier(trained.settings.dataset)
+    theirs, ours = getattr(classifier.settings, "dataset", None), trained.settings.dataset
+    if theirs != ours:
+        raise ValueError(f"the classifier {classifier.folder} was trained on {theirs}, but "
+                         f"{trained.folder} is a {ours} run; give a {ours} classifier, or none "
+                         f"(the {ours} default is used)")
+    return classifier
 
 
 def evaluate_generator(trained: Trained, *, classifier: Trained | None = None,
@@ -136,7 +190,8 @@ def evaluate_generator(trained: Trained, *, classifier: Trained | None = None,
         return metrics.sample_quality(net, images, test.images)
 
     key = {"metric": "samples", "samples": samples, "test_images": len(test),
-           "seed": EVALUATION_SEED, "features_of": classifier.folder.name}
+           "dataset": trained.settings.dataset, "seed": EVALUATION_SEED,
+           "weights": weights_digest(model), REFERENCE.name: weights_digest(net)}
     return {"test_images": len(test), "samples": samples,
             REFERENCE.name: str(classifier.folder),
             **cached(trained.folder, key, compute)}
@@ -161,7 +216,8 @@ def reconstruction_quality(trained: Trained, *, classifier: Trained | None = Non
                 "reconstruction_class_kept": metrics.class_kept(net, test.images, rec)}
 
     key = {"metric": "reconstructions", "test_images": len(test),
-           "features_of": classifier.folder.name}
+           "dataset": trained.settings.dataset, "weights": weights_digest(model),
+           REFERENCE.name: weights_digest(net)}
     return cached(trained.folder, key, compute)
 
 
@@ -252,7 +308,7 @@ def sanity_checks(classifier: Trained, splits: Splits, *, n: int = 10_000,
                 for name, images in sanity_sets(splits, n).items()}
 
     key = {"metric": "sanity", "n": n, "test_images": len(test), "seed": EVALUATION_SEED,
-           "dataset": splits.name}
+           "dataset": splits.name, REFERENCE.name: weights_digest(net)}
     return cached(classifier.folder, key, compute)
 
 

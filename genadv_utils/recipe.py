@@ -21,7 +21,8 @@ from torch import nn
 
 from .data import Batches, Splits, load_splits
 from .runtime import pick_device, place, profile_name, seed_everything
-from .store import History, callable_digest, code_digest, load_weights, read_settings, run_folder
+from .keys import callable_digest, code_digest
+from .store import History, load_weights, read_settings, run_folder
 from .training import Render, Step, TrainState, Validate, train_or_load
 
 __all__ = ["Recipe", "Trained", "check_settings", "Render", "Splits", "Step", "TrainState",

@@ -44,12 +44,20 @@ def pick_device(preference: str | None = None) -> torch.device:
     if choice:
         try:
             device = torch.device(choice)
-        except RuntimeError:
+        except (RuntimeError, TypeError):
             raise ValueError(f"unknown device {choice!r}; try cpu, cuda or mps") from None
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device {choice!r} cannot train or run the models here; try cpu, "
+                             f"cuda or mps")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {choice!r} asked for, but CUDA is not available here")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device {choice!r} asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise ValueError(f"device {choice!r} asked for, but Apple MPS is not available here")
+        if device.type == "cpu" and device.index not in (None, 0):
+            raise ValueError(f"device {choice!r}: there is one CPU device, cpu (or cpu:0)")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

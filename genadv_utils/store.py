@@ -3,29 +3,22 @@ of their files.
 
 A run folder ``<runs>/<name>-<key>`` holds ``settings.json`` (what was asked for),
 ``checkpoint.pt`` (weights, optimisers, random state, history; written after every epoch),
-``history.json`` (the same history, readable) and, once measured, ``evaluation.json``.
-
-**Run keys follow meaning.** A run's key hashes its settings, the package version and the
-syntax trees, without docstrings, of its chapter module and every module that it imports but
-:data:`NOT_WEIGHTS` (:func:`code_digest`). Comments, docstrings and layout never change a key;
-an edit to ``gan.py`` retrains the GAN and the VAE-GAN (which imports it), an edit to the
-training loop or to seeding retrains everything.
+``history.json`` (the same history, readable) and, once measured, ``evaluation.json``. Its key
+hashes its settings, the package version and the code that decides its weights
+(:func:`~genadv_utils.keys.code_digest`).
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import functools
 import hashlib
-import inspect
 import json
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
-import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +40,6 @@ HISTORY = "history.json"
 SETTINGS = "settings.json"
 CACHE = "evaluation.json"
 LOCK = ".lock"
-PACKAGE = Path(__file__).parent
-NOT_WEIGHTS = frozenset({"__init__", "__main__", "store", "registry", "metrics", "evaluation",
-                         "plotting", "display", "latent", "pca"})
-"""Package modules that never change a trained model's weights, so never part of a run key."""
-
 
 class CheckpointError(RuntimeError):
     """A checkpoint or run folder that cannot be used; it is left untouched."""
@@ -95,79 +83,6 @@ def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     return resolve_folder(root, RUNS_ENV, "runs")
 
 
-# --- run keys -------------------------------------------------------------------------------
-
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]
-    return tree
-
-
-def normalised_source(source: str) -> str:
-    """``source`` as a syntax-tree dump without docstrings: comments, docstrings and layout
-    leave it unchanged."""
-    return ast.dump(_strip_docstrings(ast.parse(textwrap.dedent(source))))
-
-
-def _imports(module: str) -> set[str]:
-    """The package modules that ``module`` imports (relative imports)."""
-    found = set()
-    for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-    return {m for m in found if (PACKAGE / f"{m}.py").exists()}
-
-
-def code_modules(*roots: str) -> list[str]:
-    """The ``roots`` and every package module they import, directly or not, except those of
-    :data:`NOT_WEIGHTS`: the code that decides the weights of a chapter module's runs (or, for
-    the evaluation cache, the numbers measured)."""
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name in seen or (name in NOT_WEIGHTS and name not in roots):
-            continue
-        seen.add(name)
-        todo.extend(_imports(name))
-    return sorted(seen)
-
-
-@functools.lru_cache(maxsize=256)
-def _normalised_digest(source: str) -> str:
-    return hashlib.sha256(normalised_source(source).encode()).hexdigest()
-
-
-def code_digest(*roots: str) -> str:
-    """A hash of the normalised code of :func:`code_modules` of ``roots``."""
-    digest = hashlib.sha256()
-    for name in code_modules(*roots):
-        digest.update(f"{name}:{_normalised_digest((PACKAGE / f'{name}.py').read_text())}"
-                      .encode())
-    return digest.hexdigest()[:16]
-
-
-def callable_digest(fn: Callable[..., Any]) -> str:
-    """A hash of what a function does: its normalised source, and for a ``functools.partial``
-    also its bound arguments, so a reader's own step keeps one folder across sessions."""
-    if isinstance(fn, functools.partial):
-        bound = json.dumps([repr(a) for a in fn.args]
-                           + sorted(f"{k}={v!r}" for k, v in fn.keywords.items()))
-        return hashlib.sha256((callable_digest(fn.func) + bound).encode()).hexdigest()[:8]
-    try:
-        text = normalised_source(inspect.getsource(fn))
-    except (OSError, TypeError, SyntaxError):
-        text = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
 def run_folder(name: str, settings: Mapping[str, Any], code: str,
                root: str | os.PathLike[str] | None = None) -> Path:
     """The run folder ``<root>/<name>-<hash>`` of model ``name`` with these settings, trained by
@@ -197,10 +112,25 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(name)
-        if isinstance(err, OSError):
-            raise CheckpointError(f"could not write {path} ({err.strerror or err}); it was left "
-                                  f"as it was") from None
+        if isinstance(err, OSError) or _write_failed(err):
+            reason = getattr(err, "strerror", None) or _disk_left(path.parent)
+            raise CheckpointError(f"could not write {path} ({reason}); it was left as it "
+                                  f"was") from None
         raise
+
+
+def _write_failed(err: BaseException) -> bool:
+    """Whether ``err`` is torch.save's zip writer failing to write (a full disk, say): it
+    raises RuntimeError, not OSError."""
+    return isinstance(err, RuntimeError) and any(
+        sign in str(err) for sign in ("PytorchStreamWriter", "unexpected pos", "write failed"))
+
+
+def _disk_left(folder: Path) -> str:
+    try:
+        return f"the write failed with {shutil.disk_usage(folder).free:,} bytes free on its disk"
+    except OSError:
+        return "the write failed"
 
 
 def _text(text: str) -> Callable[[IO[bytes]], None]:
@@ -210,12 +140,19 @@ def _text(text: str) -> Callable[[IO[bytes]], None]:
 @contextlib.contextmanager
 def locked(folder: Path, what: str = "training") -> Iterator[None]:
     """Hold ``folder``'s lock while a run is trained or its cache rewritten: a second writer
-    says once on standard error whom it waits for, waits, and then finds the run finished."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    says once on standard error whom it waits for, waits, and then finds the run finished.
+    A lock that cannot be made (a full disk, read-only storage) is an :class:`OSError` that
+    names the lock's path."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = (os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                      0o644) if fcntl is not None else None)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot take the lock ({err.strerror})",
+                      str(folder / LOCK)) from None
+    if fd is None:
         yield
         return
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -223,8 +160,9 @@ def locked(folder: Path, what: str = "training") -> Iterator[None]:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             print(f"{folder.name}: waiting for {holder} to finish", file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} ({what})".encode(), 0)
+        with contextlib.suppress(OSError):  # only says who holds it; a full disk may refuse
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} ({what})".encode(), 0)
         for stale in folder.glob(".*.tmp"):  # left by a writer that was killed mid-write
             with contextlib.suppress(OSError):
                 stale.unlink()
@@ -352,6 +290,7 @@ def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> Histor
         raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} epochs so "
                          f"far); train it to the end first")
     refuse_diverged(folder, modules, history)
+    repair_history(folder, history)
     return history
 
 
@@ -363,38 +302,13 @@ def finished(folder: Path) -> bool:
         return False
 
 
-def cached(folder: Path, key: Mapping[str, Any], code: str,
-           compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`.
-
-    Entries are keyed like runs: ``code`` is the :func:`code_digest` of the code that computes
-    them, and entries of any other code are dropped when the file is next written. The file is
-    read, changed and written under the folder's lock, so concurrent evaluations lose nothing;
-    a damaged file is rebuilt."""
-    name = json.dumps({**key, "code": code}, sort_keys=True)
-    path = folder / CACHE
-
-    def read() -> dict[str, Any]:
-        try:
-            saved = json.loads(path.read_text()) if path.exists() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return {}
-        return saved if isinstance(saved, dict) else {}
-
-    saved = read()
-    if name in saved:
-        return saved[name]
-    result = compute()
-    with locked(folder, "evaluation"):
-        saved = read()  # another process may have added entries meanwhile
-        fresh = {k: v for k, v in saved.items() if _code_of(k) == code}
-        fresh[name] = result
-        atomic_write(path, _text(json.dumps(fresh, indent=1)))
-    return result
-
-
-def _code_of(key: str) -> str | None:
+def repair_history(folder: Path, history: History) -> None:
+    """Rewrite the readable ``history.json`` from the checkpoint's ``history`` when it is
+    missing or damaged (it is only a copy). Read-only storage leaves it as it is."""
     try:
-        return json.loads(key).get("code")
-    except (json.JSONDecodeError, AttributeError):
-        return None
+        json.loads((folder / HISTORY).read_text())["finished"]
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    with contextlib.suppress(OSError, CheckpointError):
+        atomic_write(folder / HISTORY, _text(history.to_json()))

@@ -37,8 +37,9 @@ from torch import nn
 
 from . import __version__
 from .data import Batches
-from .store import (CHECKPOINT, CheckpointError, History, check_ownable, claim, finite_weights,
-                    load_into, locked, read_checkpoint, refuse_diverged, write_checkpoint)
+from .store import (CHECKPOINT, CheckpointError, History, check_ownable, claim, finished,
+                    finite_weights, load_into, locked, read_checkpoint, read_settings,
+                    refuse_diverged, repair_history, write_checkpoint)
 
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to text and says so
     warnings.simplefilter("ignore")
@@ -130,6 +131,8 @@ def load_checkpoint(run_dir: Path, state: TrainState, batches: Batches | None = 
     payload, history = read_checkpoint(run_dir)
     state.load_state_dict(payload["state"], run_dir / CHECKPOINT)
     refuse_diverged(run_dir, state.modules, history)
+    if history.finished:
+        repair_history(run_dir, history)
     if restore_rng:
         _set_rng_state(payload["rng"])
     if batches is not None:
@@ -291,9 +294,12 @@ def train_or_load(folder: Path, settings: Mapping[str, Any], state: TrainState, 
     folder that holds anything else is refused before it is touched
     (:func:`~genadv_utils.store.check_ownable`), one that holds another run is an error, never
     overwritten. A second process training the same folder waits for the first, then finds
-    the run finished. Returns the history."""
+    the run finished. A finished run is loaded without the lock, so it can live on read-only
+    storage. Returns the history."""
     wanted = json.loads(json.dumps(dict(settings), sort_keys=True))
     check_ownable(folder)
+    if finished(folder) and read_settings(folder) == wanted:  # nothing to write
+        return fit(state, step, batches, epochs=epochs, run_dir=folder, progress=progress)
     with locked(folder):
         claim(folder, wanted)
         return fit(state, step, batches, epochs=epochs, run_dir=folder, validate=validate,

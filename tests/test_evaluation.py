@@ -2,6 +2,7 @@
 and `evaluation.compare` measures each model by what it can do."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,54 @@ def test_the_weight_average_is_not_counted_as_trained_parameters():
     average = sum(p.numel() for p in net.average.parameters())
     generator = sum(p.numel() for p in net.generator.parameters())
     assert average == generator and evaluation.trained_parameters(net) == total - average
+
+
+def test_the_evaluation_cache_is_keyed_by_code_and_pruned(tmp_path, monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": len(calls)}
+
+    code = {"now": "code-a"}
+    monkeypatch.setattr(evaluation, "code_digest", lambda *modules: code["now"])
+    assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 1}
+    assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 1}
+    code["now"] = "code-b"
+    assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 2}
+    saved = json.loads((tmp_path / store.CACHE).read_text())
+    assert len(saved) == 1 and all(json.loads(k)["code"] == "code-b" for k in saved)
+    (tmp_path / store.CACHE).write_text("{not json")
+    assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 3}
+
+
+def test_a_classifier_replaced_in_place_gives_new_numbers(tiny_runs, tmp_path):
+    """Cached results are keyed by the classifier's weights, not its folder's name: the same
+    folder name holding another classifier (retrained in place, or another place with the same
+    name) gives that classifier's numbers, for samples and reconstructions alike."""
+    gen, autoencoder = tiny_runs["GAN"], tiny_runs["DAE"]
+    options = {"samples": 300, "test_size": 300}
+    first = classifier.train(classifier.settings("smoke", train_size=1000),
+                             run_dir=tmp_path / "a" / "classifier", progress=False)
+    second = classifier.train(classifier.settings("smoke", train_size=1000, seed=1),
+                              run_dir=tmp_path / "b" / "classifier", progress=False)
+    assert first.folder.name == second.folder.name
+    old = evaluation.evaluate(gen, classifier=first, **options)
+    new = evaluation.evaluate(gen, classifier=second, **options)
+    assert new["frechet_distance"] != old["frechet_distance"]
+    shutil.rmtree(first.folder)  # retrained in place: the second run's files under the first's path
+    shutil.copytree(second.folder, first.folder)
+    replaced = classifier.load(first.folder)
+    assert evaluation.evaluate(gen, classifier=replaced, **options) == {
+        **new, "classifier": str(first.folder)}
+    kept = evaluation.reconstruction_quality(autoencoder, classifier=second, test_size=300)
+    assert evaluation.reconstruction_quality(autoencoder, classifier=replaced,
+                                             test_size=300) == kept
+
+
+def test_a_classifier_of_another_dataset_is_refused(tiny_runs, tmp_path):
+    clothes = classifier.train(classifier.settings("smoke", dataset="fashion-mnist",
+                                                   train_size=500),
+                               run_dir=tmp_path / "fashion", progress=False)
+    with pytest.raises(ValueError, match="trained on fashion-mnist, but .* is a mnist run"):
+        evaluation.evaluate(tiny_runs["GAN"], classifier=clothes, samples=100, test_size=100)

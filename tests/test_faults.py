@@ -1,5 +1,5 @@
-"""Runs, caches and the command line under faults, races and bad input (issue: nothing lost,
-nothing wrong served). Each case ends in the right result or one line on standard error, with
+"""Runs, caches and the command line under faults, races and bad input: nothing lost, nothing
+wrong or stale served. Each case ends in the right result or one line on standard error, with
 no traceback and no file touched outside the run folder."""
 
 import errno
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from genadv_utils import dae, data, store, training, vae
+from genadv_utils import dae, data, evaluation, store, training, vae
 from genadv_utils.__main__ import main
 
 TINY = ["--profile", "smoke", "--epochs", "1", "--quiet"]
@@ -158,24 +158,8 @@ def test_planted_links_at_temporary_paths_are_never_followed(tmp_path):
         link.unlink()
     trained = dae.train(settings, run_dir=folder, progress=False, device="cpu")
     (folder / "evaluation.json.tmp").symlink_to(victim)
-    store.cached(folder, {"k": 1}, "code", lambda: {"x": 1})
+    evaluation.cached(folder, {"k": 1}, lambda: {"x": 1})
     assert victim.read_text() == "precious" and trained.history.finished
-
-
-def test_a_full_disk_leaves_the_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
-    state, batches = _toy(), _toy_batches()
-    training.fit(state, _toy_step, batches, epochs=1, run_dir=tmp_path, progress=False)
-    before = (tmp_path / store.CHECKPOINT).read_bytes()
-
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(torch, "save", full)
-    with pytest.raises(store.CheckpointError, match="No space left on device"):
-        training.fit(_toy(), _toy_step, _toy_batches(), epochs=2, run_dir=tmp_path,
-                     progress=False)
-    assert (tmp_path / store.CHECKPOINT).read_bytes() == before
-    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
 # 4. Two writers -------------------------------------------------------------------------------
@@ -335,3 +319,209 @@ def test_a_run_being_started_by_another_process_is_not_foreign(tmp_path):
     (folder / ".notes.tmp").write_text("mine")
     with pytest.raises(store.CheckpointError, match="not a run"):
         store.check_ownable(folder)
+
+
+# 8. Real small and read-only filesystems ------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mount a real tmpfs of the size asked for (root only; elsewhere the test is skipped), and
+    optionally make it read-only later: ``disk = small_disk("1m"); disk.read_only()``."""
+    mounts = []
+
+    class Disk:
+        def __init__(self, size, inodes=None):
+            self.path = tmp_path / f"disk{len(mounts)}"
+            self.path.mkdir()
+            options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
+                                   str(self.path)], capture_output=True, text=True)
+            if done.returncode:
+                pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
+            mounts.append(self.path)
+
+        def read_only(self):
+            subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+
+    yield Disk
+    for path in mounts:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_real_full_disk_during_a_checkpoint_gives_one_line_and_keeps_the_last(
+        small_disk, capsys):
+    """torch.save's zip writer fails with RuntimeError, not OSError, on a full disk: the
+    command still says so in one line, and the first epoch's checkpoint stays as it was."""
+    disk = small_disk("8m")  # one DAE checkpoint (about 5.8 MB) fits, a second beside it not
+    folder = disk.path / "run"
+    assert main(["train", "dae", "--profile", "smoke", "--epochs", "2", "--quiet",
+                 "--out", str(folder)]) == 1
+    one_line_error(capsys, "could not write", "checkpoint.pt", "it was left as it was")
+    payload = torch.load(folder / store.CHECKPOINT, weights_only=True)
+    assert len(json.loads(payload["history"])["epochs"]) == 1
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_a_full_disk_while_taking_the_lock_names_the_lock(small_disk, capsys):
+    disk = small_disk("1m", inodes=2)  # the root and the run folder: no inode for the lock
+    folder = disk.path / "run"
+    assert main(["train", "dae", *TINY, "--out", str(folder)]) == 1
+    one_line_error(capsys, str(folder / store.LOCK))
+
+
+@pytest.fixture(scope="module")
+def small_vae(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faults") / "vae"
+    assert main(["train", "vae", *TINY, "--out", str(folder)]) == 0
+    return folder
+
+
+def test_sample_out_on_a_full_disk_leaves_the_old_file(small_vae, small_disk, capsys):
+    disk = small_disk("1m")
+    out = disk.path / "samples.npy"
+    assert main(["sample", "vae", "--run", str(small_vae), "--n", "5", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["sample", "vae", "--run", str(small_vae), "--n", "2000", "--out",
+                 str(out)]) == 1  # 6.3 MB do not fit
+    one_line_error(capsys, "could not write", str(out))
+    assert out.read_bytes() == before and np.load(out).shape == (5, 28, 28)
+    assert sorted(p.name for p in disk.path.iterdir()) == ["samples.npy"]
+
+
+def test_a_killed_sample_leaves_the_old_file(small_vae, tmp_path):
+    out = tmp_path / "samples.npy"
+    assert main(["sample", "vae", "--run", str(small_vae), "--n", "5", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    for _ in range(3):  # kill it while it writes its temporary file
+        job = _cli("sample", "vae", "--run", str(small_vae), "--n", "100000", "--out", str(out))
+        deadline = time.time() + 300
+        while job.poll() is None and time.time() < deadline:
+            if list(tmp_path.glob(".samples.npy.*.tmp")):
+                os.kill(job.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        job.communicate()
+        if job.returncode == -signal.SIGKILL:
+            break
+        out.write_bytes(before)  # it finished before it could be caught: try again
+    assert job.returncode == -signal.SIGKILL
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", [store.CHECKPOINT, store.SETTINGS, "new.npy"])
+def test_outputs_are_never_written_inside_a_run_folder(small_vae, tmp_path, capsys, name):
+    run = _copy(small_vae, tmp_path)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert main(["sample", "vae", "--run", str(run), "--n", "2", "--out", str(run / name)]) == 1
+    one_line_error(capsys, "inside the run folder")
+    np.save(tmp_path / "x.npy", np.zeros((2, 28, 28), np.float32))
+    assert main(["reconstruct", "vae", "--run", str(run), "--input", str(tmp_path / "x.npy"),
+                 "--out", str(run / name)]) == 1
+    one_line_error(capsys, "inside the run folder")
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    vae.load(run)
+
+
+def test_finished_runs_on_read_only_storage_train_and_evaluate(small_vae, small_disk, capsys):
+    disk = small_disk("64m")
+    run = disk.path / "vae"
+    shutil.copytree(small_vae, run)
+    (run / store.CACHE).unlink(missing_ok=True)
+    (run / store.LOCK).unlink(missing_ok=True)
+    disk.read_only()
+    capsys.readouterr()
+    assert main(["train", "vae", *TINY, "--out", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs"] == 1
+    trained = vae.train(vae.settings("smoke", epochs=1), run_dir=run, progress=False)
+    assert trained.history.finished
+    assert main(["evaluate", "--run", str(run), "--test-images", "20"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["test_images"] == 20
+    assert captured.err.count("\n") == 1 and "was not kept" in captured.err
+
+
+# 9. Damaged caches, bad inputs, devices, downloads --------------------------------------------
+
+@pytest.mark.parametrize("entry", [None, [1, 2], 3.5, "text"])
+def test_a_cache_entry_of_the_wrong_type_is_computed_again(tmp_path, entry, monkeypatch):
+    monkeypatch.setattr(evaluation, "code_digest", lambda *modules: "code")
+    key = json.dumps({"metric": "m", "code": "code"}, sort_keys=True)
+    (tmp_path / store.CACHE).write_text(json.dumps({key: entry}))
+    assert evaluation.cached(tmp_path, {"metric": "m"}, lambda: {"x": 1}) == {"x": 1}
+    assert json.loads((tmp_path / store.CACHE).read_text())[key] == {"x": 1}
+
+
+def test_bad_image_files_give_one_line(small_vae, tmp_path, capsys):
+    np.savez(tmp_path / "images.npz", np.zeros((2, 28, 28), np.float32))
+    huge = tmp_path / "huge.npy"
+    with open(huge, "wb") as file:
+        np.lib.format.write_array_header_1_0(
+            file, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 12, 28, 28)})
+        file.write(bytes(64))
+    for path, message in [(tmp_path / "images.npz", "it is an .npz archive"),
+                          (huge, "its header says (1000000000000, 28, 28)")]:
+        assert main(["reconstruct", "vae", "--run", str(small_vae), "--input", str(path),
+                     "--out", str(tmp_path / "out.npy")]) == 1
+        one_line_error(capsys, message)
+    assert not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu:3", "xla"])
+def test_devices_that_cannot_train_are_refused_before_anything_is_made(tmp_path, capsys,
+                                                                       device):
+    assert main(["train", "dae", *TINY, "--device", device, "--out", str(tmp_path / "r")]) == 1
+    one_line_error(capsys, repr(device))
+    assert not (tmp_path / "r").exists()
+
+
+def test_seeds_out_of_range_name_the_option(small_vae, tmp_path, capsys):
+    for argv in (["train", "dae", *TINY, "--seed", str(2 ** 64)],
+                 ["sample", "vae", "--run", str(small_vae), "--n", "2", "--seed", "-1",
+                  "--out", str(tmp_path / "s.npy")]):
+        assert main(argv) == 1
+        one_line_error(capsys, "--seed must be an integer from 0 to 2**63 - 1")
+
+
+def test_ctrl_c_outside_training_says_nothing_was_written(small_vae, tmp_path):
+    out = tmp_path / "s.npy"
+    job = _cli("sample", "vae", "--run", str(small_vae), "--n", "100000", "--out", str(out))
+    seen = ""
+    while "sampling" not in seen and job.poll() is None:  # its progress bar: inside main
+        seen += job.stderr.read(1)
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, seen + err
+    assert "interrupted: nothing was written" in err and "epoch" not in err
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_stalled_download_stops_with_one_line_and_leaves_nothing(tmp_path, monkeypatch,
+                                                                  capsys):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []  # connections accepted and never answered
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    address = f"http://127.0.0.1:{server.getsockname()[1]}/"
+    monkeypatch.setattr(data.datasets.MNIST, "mirrors", [address])
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 1.0)
+    monkeypatch.setenv("GENADV_DATA", str(tmp_path / "data"))
+    start = time.time()
+    assert main(["train", "dae", *TINY, "--out", str(tmp_path / "r")]) == 1
+    one_line_error(capsys, "mnist is not in", address, "GENADV_DATA")
+    assert time.time() - start < 60 and held
+    assert not (tmp_path / "data").exists() and not (tmp_path / "r").exists()
+    server.close()
+
+
+def test_a_truncated_history_is_repaired(small_vae, tmp_path):
+    run = _copy(small_vae, tmp_path)
+    (run / store.HISTORY).write_text('{"epochs": [{"epo')
+    assert not store.finished(run)
+    assert main(["train", "vae", *TINY, "--out", str(run)]) == 0
+    assert store.finished(run)
+    assert json.loads((run / store.HISTORY).read_text())["epochs"][0]["epoch"] == 1

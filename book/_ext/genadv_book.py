@@ -43,10 +43,10 @@ KEEP_CACHES = 3
 
 def build_key() -> str:
     """A hash of the package's normalised source (its syntax trees without docstrings, as run
-    keys use: :func:`genadv_utils.store.normalised_source`, so a comment or docstring edit does
+    keys use: :func:`genadv_utils.keys.normalised_source`, so a comment or docstring edit does
     not re-execute the book), the run profile and the PyTorch version."""
     from genadv_utils.runtime import profile_name
-    from genadv_utils.store import normalised_source
+    from genadv_utils.keys import normalised_source
 
     spec = importlib.util.find_spec("genadv_utils")
     if spec is None or not spec.submodule_search_locations:
