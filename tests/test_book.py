@@ -68,3 +68,54 @@ def test_live_files_used_by_the_pages_are_copied_into_the_site(monkeypatch, tmp_
     (out / "notebooks" / "ch.html").write_text('"site:_live/feed00.onnx"')
     with pytest.raises(RuntimeError, match="feed00.onnx, which is not in"):
         ext._copy_live_files(app, None)
+
+
+FALSE_CLAIM = """from genadv_utils import display
+display.check(2 + 2 == 5, "two and two make five", "default", "mnist")"""
+
+
+def _claim_notebook(folder):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# A page with a claim"),
+                      nbformat.v4.new_code_cell(FALSE_CLAIM),
+                      nbformat.v4.new_code_cell('print("the end")')]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path = folder / "claim.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_a_false_claim_stops_the_book_build_and_not_a_readers_notebook(tmp_path, monkeypatch):
+    """The same notebook, in the default profile: a reader's plain kernel prints one line at the
+    false claim and runs to the end; the book's build (its extension) stops on it."""
+    import subprocess
+    import sys
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from genadv_utils import display
+
+    path = _claim_notebook(tmp_path)
+    monkeypatch.setenv("GENADV_PROFILE", "default")
+    monkeypatch.delenv(display.BOOK_ENV, raising=False)
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, kernel_name="python3", timeout=300).execute()
+    outputs = ["".join(o.get("text", "") for o in cell.outputs)
+               for cell in notebook.cells if cell.cell_type == "code"]
+    assert outputs[0].startswith("(your run differs from the website's")
+    assert outputs[1] == "the end\n"
+
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: claim\n")
+    (tmp_path / "_config.yml").write_text(
+        "title: claim\nexecute:\n  execute_notebooks: force\n  raise_on_error: true\n"
+        f"sphinx:\n  local_extensions:\n    genadv_book: {ROOT / 'book/_ext'}\n")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    build = subprocess.run([str(jupyter_book), "build", "--all",
+                            str(tmp_path)], capture_output=True, text=True, timeout=600)
+    log = build.stdout + build.stderr
+    assert build.returncode != 0, log
+    assert "two and two make five" in log and "this build's numbers disagree" in log

@@ -42,7 +42,8 @@ def test_html_image_embeds_the_png_with_alt_text():
     assert 'alt="Four &quot;random&quot; images"' in html
 
 
-def test_check_holds_only_the_websites_runs_to_the_text(capsys):
+def test_check_holds_only_the_websites_runs_to_the_text(capsys, monkeypatch):
+    monkeypatch.setenv(display.BOOK_ENV, "1")  # as in the book's build
     display.check(True, "always", "default", "mnist")  # a true claim passes silently
     assert capsys.readouterr().out == ""
     with pytest.raises(AssertionError, match="the text says: 'the sky is green'"):
@@ -53,7 +54,16 @@ def test_check_holds_only_the_websites_runs_to_the_text(capsys):
     assert "on fashion-mnist (the text describes the mnist runs)" in capsys.readouterr().out
 
 
-def test_check_holds_a_page_about_fashion_mnist_to_its_own_dataset(capsys):
+def test_outside_the_book_a_false_claim_prints_one_line_and_goes_on(capsys, monkeypatch):
+    monkeypatch.delenv(display.BOOK_ENV, raising=False)  # a reader's Jupyter or Colab kernel
+    display.check(False, "the sky is green", "default", "mnist")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("(your run differs from the website's")
+    assert "'the sky is green'" in out
+
+
+def test_check_holds_a_page_about_fashion_mnist_to_its_own_dataset(capsys, monkeypatch):
+    monkeypatch.setenv(display.BOOK_ENV, "1")
     with pytest.raises(AssertionError, match="clothes"):
         display.check(False, "clothes", "default", "fashion-mnist", describes="fashion-mnist")
     display.check(False, "clothes", "default", "mnist", describes="fashion-mnist")

@@ -25,6 +25,10 @@ networks the pages use into ``_live/`` and the pinned onnxruntime-web files (fet
 npm registry, checked against their integrity hash) into ``_static/ort/``, so the pages need no
 network.
 
+The extension also sets ``$GENADV_BOOK`` (:data:`genadv_utils.display.BOOK_ENV`) for the
+kernels: there, and only there, a sentence whose claim the numbers contradict stops the build
+(:func:`genadv_utils.display.check`); a reader's kernel prints one line and goes on.
+
 Figures have captions but no numbers: sphinx-jupyterbook-latex switches ``numfig`` on for every
 builder, which would number the figures across the whole book ("Fig. 50" in chapter 5).
 """
@@ -134,7 +138,10 @@ def _no_figure_numbers(app, config) -> None:
 
 
 def setup(app):
+    from genadv_utils.display import BOOK_ENV
+
     os.environ.setdefault("GENADV_PROGRESS", "epochs")
+    os.environ[BOOK_ENV] = "1"  # the kernels it starts hold the text to their numbers
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after the others
     app.add_config_value("genadv_build_key", "", "env")
     app.connect("config-inited", _key_the_cache)
