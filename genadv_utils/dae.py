@@ -79,14 +79,14 @@ VALIDATION_NOISE_SEED = 1
 """Seed of the fixed corruption of the validation images used to track training."""
 
 
-def dae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, noise_kind: str,
-             level: float) -> dict[str, torch.Tensor]:
-    """One denoising step: corrupt the clean batch, reconstruct it, and move the weights
-    down the gradient of the mean squared error against the *clean* images."""
+def dae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
+             noise_kind: str, level: float) -> dict[str, torch.Tensor]:
+    """One denoising step: corrupt the clean batch, reconstruct it, and move the
+    weights down the gradient of the squared error against the *clean* image."""
     clean, _ = batch  # (N, 1, 28, 28)
     model, optimizer = state.modules["dae"], state.optimizers["dae"]
     noisy = noise.corrupt(clean, noise_kind, level)  # x~ ~ q(x~ | x)
-    loss = F.mse_loss(model(noisy), clean)  # mean over pixels of (g(e(x~)) - x)^2
+    loss = F.mse_loss(model(noisy), clean)  # mean of (g(e(x~)) - x)^2
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()

@@ -23,8 +23,7 @@ class DCGANGenerator(nn.Module):
     $2w \times 7 \times 7$, two stride-2 transposed convolutions ($7 \to 14 \to 28$), batch
     norm and ReLU after every layer but the last, then $\tfrac12(\tanh + 1)$, the DCGAN's tanh
     rescaled to the pixel range. With ``refine``, each resolution also gets a $3 \times 3$
-    convolution that can fix what the up-sampling left (its checkerboard, broken strokes), and
-    a last one at 28 × 28 draws the image."""
+    convolution to fix what the up-sampling left, and a last one draws the image."""
 
     def __init__(self, latent_size: int = 64, width: int = 32, refine: bool = False) -> None:
         super().__init__()
@@ -120,9 +119,8 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def update_average(self, decay: float) -> None:
-        r"""$\bar\theta \leftarrow \beta \bar\theta + (1 - \beta)\,\theta$ with $\beta$ = ``decay``
-        (Yazıcı et al. 2019): an average over about $1 / (1 - \beta)$ steps. The game makes
-        $\theta$ circle a good point rather than settle on it; the average sits nearer it."""
+        r"""$\bar\theta \leftarrow \beta \bar\theta + (1 - \beta)\,\theta$, $\beta$ = ``decay``: about
+        $1 / (1 - \beta)$ steps averaged (Yazıcı et al. 2019), nearer the point G circles."""
         for mean, weight in zip(self.average.parameters(), self.generator.parameters()):
             mean.lerp_(weight, 1.0 - decay)
 
@@ -174,29 +172,32 @@ FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "lr_discr
 
 
 def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
-             saturating: bool = False, average_decay: float = 0.0) -> dict[str, torch.Tensor]:
-    """One step of the game: D's update on a real and a fake batch, then G's on the same fakes.
-    With logits l and D = sigmoid(l): -log D = softplus(-l), -log(1 - D) = softplus(l)."""
+             saturating: bool = False, average_decay: float = 0.0
+             ) -> dict[str, torch.Tensor]:
+    """One step: D learns from a real and a fake batch, then G from the same
+    fakes. For logits l: -log D = softplus(-l), -log(1 - D) = softplus(l)."""
     real, _ = batch  # (N, 1, 28, 28)
     gan = state.modules["gan"]
-    d_opt, g_opt = state.optimizers["discriminator"], state.optimizers["generator"]
+    d_opt, g_opt = (state.optimizers["discriminator"],
+                    state.optimizers["generator"])
     fake = gan.generator(gan.noise(len(real)))  # (N, 1, 28, 28)
 
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise
-    #     softplus(-l(x)) + softplus(l(G(z))), the cross-entropy of "real" = 1, "fake" = 0.
+    #     softplus(-l(x)) + softplus(l(G(z))): "real" = 1, "fake" = 0.
     real_logits = gan.discriminator(real)  # (N,)
-    fake_logits = gan.discriminator(fake.detach())  # detach: this update leaves G alone
+    fake_logits = gan.discriminator(fake.detach())  # detach: G is left alone
     d_loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     d_opt.zero_grad()
     d_loss.backward()
     d_opt.step()
 
-    # (2) Update G: maximise log D(G(z)), i.e. minimise softplus(-l(G(z))) (non-saturating),
-    #     or with `saturating` minimise log(1 - D(G(z))) = -softplus(l(G(z))) (the minimax
-    #     loss). The updated D scores the same fakes, its weights frozen: G needs no D gradient.
+    # (2) Update G: maximise log D(G(z)): minimise softplus(-l(G(z))); with
+    #     `saturating`, the minimax log(1 - D(G(z))) = -softplus(l(G(z))). The
+    #     updated D scores the same fakes, frozen: G needs no gradient for D.
     gan.discriminator.requires_grad_(False)
     fooled = gan.discriminator(fake)  # (N,)
-    g_loss = -F.softplus(fooled).mean() if saturating else F.softplus(-fooled).mean()
+    g_loss = (-F.softplus(fooled).mean() if saturating
+              else F.softplus(-fooled).mean())
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()

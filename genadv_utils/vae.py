@@ -120,12 +120,12 @@ def negative_elbo(model: nn.Module, images: torch.Tensor,
 
 def vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
              beta: float = 1.0) -> dict[str, torch.Tensor]:
-    """One VAE step: encode, sample z by reparameterisation, decode, and descend the negative
-    ELBO (reconstruction + beta * KL, in nats per image, averaged over the batch)."""
+    """One VAE step: encode, sample z by reparameterisation, decode, and descend
+    the negative ELBO: reconstruction + beta * KL, in nats per image."""
     images, _ = batch  # (N, 1, 28, 28)
     model, optimizer = state.modules["vae"], state.optimizers["vae"]
     logits, mu, logvar = model(images)  # (N, 1, 28, 28), (N, d), (N, d)
-    # -ELBO = -E_q log p(x | z) + beta * KL(q(z | x) || N(0, I)), per image, batch mean
+    # -ELBO = -E_q log p(x | z) + beta * KL(q(z | x) || N(0, I)), per image
     reconstruction = bernoulli_nll(logits, images).mean()
     kl = gaussian_kl(mu, logvar).sum(1).mean()
     loss = reconstruction + beta * kl

@@ -120,10 +120,11 @@ profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
                      equilibrium: float = VAEGANSettings.equilibrium,
-                     margin: float = VAEGANSettings.margin) -> tuple[bool, bool]:
-    """Which players to update: ``(discriminator, decoder's GAN term)``, adapted from the
-    VAE-GAN authors' code (there a paused decoder skips its whole update, here only its GAN
-    term; the thresholds and the tie rule are theirs).
+                     margin: float = VAEGANSettings.margin
+                     ) -> tuple[bool, bool]:
+    """Which players to update: ``(discriminator, decoder's GAN term)``,
+    adapted from the VAE-GAN authors' code (there a paused decoder skips its
+    whole update, here only its GAN term; thresholds and tie rule are theirs).
 
     The discriminator pauses when its cross-entropy on real or on fake images
     falls below ``equilibrium - margin`` (it is winning too easily); the
@@ -140,31 +141,33 @@ def equilibrium_rule(real_cost: float, fake_cost: float,
 def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
                 gamma: float, balance: bool = True,
                 equilibrium: float = VAEGANSettings.equilibrium,
-                margin: float = VAEGANSettings.margin, average_decay: float = 0.0,
-                kl_weight: float = 1.0) -> dict[str, torch.Tensor | float]:
+                margin: float = VAEGANSettings.margin,
+                average_decay: float = 0.0, kl_weight: float = 1.0
+                ) -> dict[str, torch.Tensor | float]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
-    kl_weight * KL + feature reconstruction, the decoder gamma * feature reconstruction +
-    its GAN loss, the discriminator its GAN loss only (then, with ``average_decay``,
-    one step of the decoder's weight average)."""
+    kl_weight * KL + feature reconstruction, the decoder gamma * feature
+    reconstruction + its GAN loss, the discriminator its GAN loss only."""
     real, _ = batch  # (N, 1, 28, 28)
     model = state.modules["vaegan"]
     dis = model.discriminator
     mu, logvar = model.encode(real)  # (N, d) each
-    reconstruction = model.decode(model.reparameterise(mu, logvar))  # x~ = Dec(z), z ~ q(z|x)
-    sampled = model.decode(model.noise(len(real)))  # x_p = Dec(z_p), z_p ~ N(0, I)
+    # x~ = Dec(z) with z ~ q(z | x); x_p = Dec(z_p) with z_p ~ N(0, I)
+    reconstruction = model.decode(model.reparameterise(mu, logvar))
+    sampled = model.decode(model.noise(len(real)))
     real_features = dis.features(real)  # Dis_l(x): (N, 2w·7·7)
     rec_features = dis.features(reconstruction)  # Dis_l(x~)
     real_logits = dis.head(real_features).squeeze(1)  # (N,)
     rec_logits = dis.head(rec_features).squeeze(1)
     sampled_logits = dis(sampled)
 
-    # L_prior = KL(q(z | x) || N(0, I)); L_llike = -log N(Dis_l(x); Dis_l(x~), I)
+    # L_prior = KL(q(z | x) || N(0, I))
     kl = gaussian_kl(mu, logvar).sum(1).mean()
+    # L_llike = -log N(Dis_l(x); Dis_l(x~), I)
     feature_rec = feature_reconstruction(real_features, rec_features).mean()
-    # The discriminator's costs, with -log D = softplus(-l) and -log(1 - D) = softplus(l):
+    # D's costs, with -log D = softplus(-l) and -log(1 - D) = softplus(l):
     real_cost = F.softplus(-real_logits).mean()  # -log D(x)
-    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)), both fakes
-                       + F.softplus(sampled_logits).mean())
+    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)),
+                       + F.softplus(sampled_logits).mean())  # both fakes
     train_d, train_g = True, True
     if balance:
         train_d, train_g = equilibrium_rule(
@@ -174,7 +177,7 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
     objectives = {
         "encoder": kl_weight * kl + feature_rec,
         "decoder": gamma * feature_rec + (fool if train_g else 0.0),
-        "discriminator": real_cost + 2 * fake_cost,
+        "discriminator": real_cost + 2 * fake_cost,  # -L_GAN, both fakes whole
     }
     updated = [n for n in objectives if n != "discriminator" or train_d]
     for name in updated:  # each network: the gradient of its own loss only

@@ -2,8 +2,8 @@
 
 Jupyter Book's execution cache is keyed on the notebooks' code cells only, so a change to what
 ``genadv_utils`` does, to the run profile or to the installed PyTorch would otherwise be served
-from the cache. This extension computes a key from all of those (the package by its normalised
-code, so comments and docstrings do not count) and
+from the cache. This extension computes a key from all of those (the package by its source
+text: the chapters show its code and docstrings, so an edited comment must show too) and
 
 - points the execution cache at ``<cache>/<key>``, so a new key means fresh execution, and
 - records the key as a Sphinx setting that rebuilds every page when it changes.
@@ -46,11 +46,11 @@ KEEP_CACHES = 3
 
 
 def build_key() -> str:
-    """A hash of the package's normalised source (its syntax trees without docstrings, as run
-    keys use: :func:`genadv_utils.keys.normalised_source`, so a comment or docstring edit does
-    not re-execute the book), the run profile and the PyTorch version."""
+    """A hash of the package's source text, the run profile and the PyTorch version. The text,
+    not the syntax tree that run keys use: the pages show the package's code and docstrings
+    (``display.show_source``, ``show_doc``), so a comment edit re-executes the notebooks, which
+    reload their runs (their keys ignore comments) instead of training them again."""
     from genadv_utils.runtime import profile_name
-    from genadv_utils.keys import normalised_source
 
     spec = importlib.util.find_spec("genadv_utils")
     if spec is None or not spec.submodule_search_locations:
@@ -59,7 +59,7 @@ def build_key() -> str:
     package = Path(next(iter(spec.submodule_search_locations)))
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(normalised_source(path.read_text()).encode())
+        digest.update(path.read_bytes())
     digest.update(f"profile={profile_name()}".encode())
     for dist in ("torch", "torchvision"):
         digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
