@@ -171,8 +171,14 @@ def _cli(*args):
 
 def test_two_trainings_of_one_folder_train_once(tmp_path):
     folder = tmp_path / "run"
-    args = ["train", "dae", *TINY, "--out", str(folder)]
-    first, second = _cli(*args), _cli(*args)
+    args = ["train", "dae", "--profile", "smoke", "--epochs", "3", "--quiet",
+            "--out", str(folder)]
+    first = _cli(*args)
+    deadline = time.time() + 120  # the second starts once the first holds the lock
+    while time.time() < deadline and not ((folder / store.LOCK).exists()
+                                          and (folder / store.LOCK).read_text()):
+        time.sleep(0.05)
+    second = _cli(*args)
     outs = [p.communicate(timeout=300) for p in (first, second)]
     assert first.returncode == 0 and second.returncode == 0, outs
     runs = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
