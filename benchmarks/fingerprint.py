@@ -9,10 +9,10 @@ weights. Run it before and after a change that should change no number, and comp
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 
 from genadv_utils import data, registry
+from genadv_utils.evaluation import weights_digest
 
 
 def main() -> None:
@@ -22,12 +22,9 @@ def main() -> None:
             settings = recipe.settings("smoke", epochs=1, train_size=2000)
             run = recipe.train(settings, splits, run_dir=f"{root}/{name}", progress=False,
                                device="cpu")
-            weights = hashlib.sha256()
-            for key, tensor in sorted(run.model.state_dict().items()):
-                weights.update(key.encode() + tensor.detach().contiguous().cpu().numpy().tobytes())
             numbers = {k: v for k, v in run.history.epochs[-1].items()
                        if k.startswith(("train_", "val_"))}
-            print(name, weights.hexdigest()[:16],
+            print(name, weights_digest(run.model),
                   " ".join(f"{k}={v:.9g}" for k, v in sorted(numbers.items())), flush=True)
 
 

@@ -126,17 +126,20 @@ def _train(args: argparse.Namespace) -> None:
 def _read_images(path: Path) -> torch.Tensor:
     try:
         with open(path, "rb") as file:  # the header's size, checked before anything is read
+            if file.read(2) == b"PK":
+                raise ValueError("it is an .npz archive")
+            file.seek(0)
             fmt = np.lib.format
             header = fmt.read_array_header_1_0 if fmt.read_magic(file) == (1, 0) \
                 else fmt.read_array_header_2_0
             shape, _, dtype = header(file)
             claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
             held = path.stat().st_size - file.tell()
-        array = np.load(path, allow_pickle=False) if claimed == held else None
+            file.seek(0)
+            array = np.load(file, allow_pickle=False) if claimed == held else None
     except (OSError, ValueError, EOFError) as err:
-        what = "it is an .npz archive" if _starts_with(path, b"PK") else str(err).splitlines()[0]
-        raise UsageError(f"cannot read {path} as a .npy array ({what}); give a float32 array "
-                         f"[N, 28, 28] saved with numpy.save") from None
+        raise UsageError(f"cannot read {path} as a .npy array ({str(err).splitlines()[0]}); "
+                         f"give a float32 array [N, 28, 28] saved with numpy.save") from None
     if array is None:
         raise UsageError(f"{path} is damaged: its header says {shape} {dtype} ({claimed:,} "
                          f"bytes) but it holds {held:,} bytes")
@@ -147,14 +150,6 @@ def _read_images(path: Path) -> torch.Tensor:
     if np.isnan(array).any() or array.min() < 0 or array.max() > 1:
         raise UsageError(f"{path} must hold values in [0, 1]")
     return torch.from_numpy(array.astype(np.float32)).unsqueeze(1)
-
-
-def _starts_with(path: Path, magic: bytes) -> bool:
-    try:
-        with open(path, "rb") as file:
-            return file.read(len(magic)) == magic
-    except OSError:
-        return False
 
 
 def _check_output(path: Path) -> None:

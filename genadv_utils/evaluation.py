@@ -24,8 +24,9 @@ from .data import Batches, ImageSet, Splits, load_splits
 from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
 from .recipe import Trained
 from .runtime import seed_everything
+from . import store
 from .keys import code_digest
-from .store import CACHE, CheckpointError, atomic_write, finished, locked, read_settings
+from .store import finished, read_settings
 
 EVALUATION_SEED = 0
 """Seed of the sampling inside the metrics (importance samples, generated images)."""
@@ -48,44 +49,10 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 def cached(folder: Path, key: dict[str, Any], compute: Callable[[], dict[str, Any]]
            ) -> dict[str, Any]:
-    """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`, keyed also
-    by the normalised code of this module and :mod:`~genadv_utils.metrics`: entries of other
-    code are dropped when the file is next written. The file is read, changed and written under
-    the folder's lock, so concurrent evaluations lose nothing. A damaged file or entry is
-    computed again; a folder that cannot be written (read-only storage, a full disk) gets the
-    result all the same, with one line on standard error saying it was not kept."""
-    code = code_digest("evaluation", "metrics")
-    name = json.dumps({**key, "code": code}, sort_keys=True)
-    path = folder / CACHE
-
-    def read() -> dict[str, Any]:
-        try:
-            saved = json.loads(path.read_text()) if path.exists() else {}
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            return {}
-        return saved if isinstance(saved, dict) else {}
-
-    kept = read().get(name)
-    if isinstance(kept, dict):
-        return kept
-    result = compute()
-    try:
-        with locked(folder, "evaluation"):
-            saved = read()  # another process may have added entries meanwhile
-            fresh = {k: v for k, v in saved.items() if _code_of(k) == code}
-            fresh[name] = result
-            atomic_write(path, lambda file: file.write(json.dumps(fresh, indent=1).encode()))
-    except (OSError, CheckpointError) as err:
-        print(f"evaluation: the result was not kept in {path} ({err}); it is computed again "
-              f"next time", file=sys.stderr)
-    return result
-
-
-def _code_of(key: str) -> str | None:
-    try:
-        return json.loads(key).get("code")
-    except (json.JSONDecodeError, AttributeError):
-        return None
+    """``compute()``, or its result kept under ``key`` in the run folder
+    (:func:`~genadv_utils.store.cached`), keyed also by the normalised code of this module and
+    :mod:`~genadv_utils.metrics`."""
+    return store.cached(folder, key, code_digest("evaluation", "metrics"), compute)
 
 
 def _test_set(trained: Trained, test_size: int | None

@@ -3,8 +3,8 @@
 A run's key hashes the syntax trees, without docstrings, of its chapter module and every package
 module that it imports but :data:`NOT_WEIGHTS` (:func:`code_digest`). Comments, docstrings and
 layout never change a key; an edit to ``gan.py`` retrains the GAN and the VAE-GAN (which imports
-it), an edit to the training loop or to seeding retrains everything. The evaluation cache and the
-book's execution cache are keyed the same way.
+it), an edit to the training loop or to seeding retrains everything. The evaluation cache is
+keyed the same way (the book's execution cache keys on the source text, since its pages show it).
 """
 
 from __future__ import annotations

@@ -94,8 +94,7 @@ class Recipe:
         if unknown:
             raise ValueError(f"unknown {self.settings_type.__name__} field(s): "
                              f"{', '.join(sorted(unknown))}")
-        return self.settings_type(**{**self.profiles[profile_name(profile)],
-                                     **overrides})
+        return self.settings_type(**{**self.profiles[profile_name(profile)], **overrides})
 
     def start(self, settings: Any, device: Device = None) -> TrainState:
         """A fresh run of these settings: the random generators seeded with ``settings.seed``,

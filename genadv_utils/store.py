@@ -312,3 +312,46 @@ def repair_history(folder: Path, history: History) -> None:
         pass
     with contextlib.suppress(OSError, CheckpointError):
         atomic_write(folder / HISTORY, _text(history.to_json()))
+
+
+def cached(folder: Path, key: Mapping[str, Any], code: str,
+           compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`.
+
+    Entries are keyed like runs: ``code`` is the :func:`~genadv_utils.keys.code_digest` of the
+    code that computes them, and entries of any other code are dropped when the file is next
+    written. The file is read, changed and written under the folder's lock, so concurrent
+    evaluations lose nothing. A damaged file or entry is computed again; a folder that cannot
+    be written (read-only storage, a full disk) gets the result all the same, with one line on
+    standard error saying it was not kept."""
+    name = json.dumps({**key, "code": code}, sort_keys=True)
+    path = folder / CACHE
+
+    def read() -> dict[str, Any]:
+        try:
+            saved = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    kept = read().get(name)
+    if isinstance(kept, dict):
+        return kept
+    result = compute()
+    try:
+        with locked(folder, "evaluation"):
+            saved = read()  # another process may have added entries meanwhile
+            fresh = {k: v for k, v in saved.items() if _code_of(k) == code}
+            fresh[name] = result
+            atomic_write(path, _text(json.dumps(fresh, indent=1)))
+    except (OSError, CheckpointError) as err:
+        print(f"evaluation: the result was not kept in {path} ({err}); it is computed again "
+              f"next time", file=sys.stderr)
+    return result
+
+
+def _code_of(key: str) -> str | None:
+    try:
+        return json.loads(key).get("code")
+    except (json.JSONDecodeError, AttributeError):
+        return None
