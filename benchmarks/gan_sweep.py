@@ -41,7 +41,8 @@ def _gan(refine: bool = True, average_decay: float = 0.999, lr_generator: float 
 
 def _vaegan(lr_discriminator: float = 2e-4, epochs: int = 5, **more: Any) -> dict[str, Any]:
     return {"refine": True, "average_decay": 0.999, "lr_discriminator": lr_discriminator,
-            "epochs": epochs, "gamma": 1e-2, "margin": 0.35, "kl_weight": 1.0, **more}
+            "epochs": epochs, "gamma": 1e-2, "margin": 0.35, "kl_weight": 1.0, "dense": 0,
+            **more}
 
 
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
@@ -61,6 +62,13 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
         "refine + average; D lr 1e-3": _vaegan(lr_discriminator=1e-3, epochs=4),
         "refine + average; KL weight 4": _vaegan(kl_weight=4.0, epochs=4),
         "refine + average; margin 0.5": _vaegan(margin=0.5, epochs=4),
+        "real against the mean fake": _vaegan(),
+        "Dis_l hidden (dense 512)": _vaegan(dense=512),
+        "Dis_l hidden; gamma 0.1": _vaegan(dense=512, gamma=0.1),
+        "Dis_l hidden; gamma 1e-3": _vaegan(dense=512, gamma=1e-3),
+        "Dis_l hidden; D lr 1e-3": _vaegan(dense=512, lr_discriminator=1e-3),
+        "Dis_l hidden; KL weight 4": _vaegan(dense=512, kl_weight=4.0),
+        "pixels (matched VAE)": _vaegan(similarity="pixels"),
     },
 }
 """Each model's candidates: name → changes to the default settings (``defaults``: none,
@@ -74,6 +82,19 @@ def score(model: torch.nn.Module, classifier: torch.nn.Module, test: torch.Tenso
     generator = torch.Generator().manual_seed(evaluation.EVALUATION_SEED)
     images = metrics.sample_in_batches(model.eval(), samples, generator)
     return metrics.sample_quality(classifier, images, test)
+
+
+def balance(history: Any, settings: Any) -> dict[str, float]:
+    """A VAE-GAN run's balance over all its steps: the share in which the decoder's GAN term
+    and the discriminator were paused, and the share with both of D's costs inside the band."""
+    steps = [s for s in history.steps if "skip_g" in s]
+    if not steps:
+        return {}
+    low, high = settings.equilibrium - settings.margin, settings.equilibrium + settings.margin
+    return {"skip_g": sum(s["skip_g"] for s in steps) / len(steps),
+            "skip_d": sum(s["skip_d"] for s in steps) / len(steps),
+            "in_band": sum(low <= s["d_real_cost"] <= high and low <= s["d_fake_cost"] <= high
+                           for s in steps) / len(steps)}
 
 
 def time_side_by_side(recipe: Any, splits: data.Splits, rounds: int = 3) -> None:
@@ -131,6 +152,8 @@ def main() -> None:
             rec = in_batches(trained.model.reconstruct, test)
             r["class_kept"] = metrics.class_kept(classifier, test, rec)
             r["sharpness"] = metrics.sharpness(rec)
+            r["mse"] = torch.nn.functional.mse_loss(rec, test).item()
+            r.update(balance(trained.history, settings))
         rows.append((name, settings.epochs, trained.history.seconds, r))
         print(f"  FD {r['frechet_distance']:.1f} | coverage {r['coverage']:.3f} | recognised "
               f"{r['recognised']:.3f}", flush=True)
@@ -138,12 +161,17 @@ def main() -> None:
     machine = display.machine()
     print(f"\n{args.model}: {args.samples} samples against the {len(test)} test images "
           f"({machine})")
-    extra = "| class kept | sharpness " if args.model == "vaegan" else ""
+    extra = ("| class kept | sharpness | rec. MSE | GAN term paused | D paused | costs in band "
+             if args.model == "vaegan" else "")
     print(f"| setting | epochs | seconds | Fréchet distance | coverage | precision | recall | "
           f"recognised {extra}|")
-    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if extra else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|" * 6 if extra else ""))
     for name, epochs, seconds, r in rows:
-        more = (f" {r['class_kept']:.4f} | {r['sharpness']:.3f} |" if extra else "")
+        more = (f" {r['class_kept']:.4f} | {r['sharpness']:.3f} | {r['mse']:.4f} | "
+                f"{r['skip_g']:.0%} | {r['skip_d']:.0%} | {r['in_band']:.0%} |"
+                if extra and "skip_g" in r else
+                f" {r['class_kept']:.4f} | {r['sharpness']:.3f} | {r['mse']:.4f} | – | – | – |"
+                if extra else "")
         print(f"| {name} | {epochs} | {seconds:.0f} | {r['frechet_distance']:.1f} | "
               f"{r['coverage']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
               f"{r['recognised']:.3f} |{more}")

@@ -58,12 +58,12 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    r"""$D(x)$: image $[N, 1, 28, 28]$ in $[0, 1]$ → logit $\ell(x)$ $[N]$ (DCGAN): pixels
-    rescaled to $[-1, 1]$, two stride-2 convolutions with LeakyReLU(0.2), batch norm on the
-    second, and a linear map to the logit; $D(x) = \operatorname{sigmoid}(\ell(x))$ is the
-    probability that $x$ is real. :meth:`features` are the last convolution's activations."""
+    r"""$D(x)$: image $[N, 1, 28, 28]$ in $[0, 1]$ → logit $\ell(x)$ $[N]$ (DCGAN): pixels in
+    $[-1, 1]$, two stride-2 convolutions with LeakyReLU(0.2), batch norm on the second, a linear
+    map to the logit (``dense`` > 0: through a hidden layer of that width, as in the VAE-GAN's
+    paper); $D(x) = \operatorname{sigmoid}(\ell(x))$, the probability that $x$ is real."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, dense: int = 0) -> None:
         super().__init__()
         w = width
         self.body = nn.Sequential(
@@ -72,10 +72,11 @@ class DCGANDiscriminator(nn.Module):
             nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
             nn.Flatten(),  # (N, 2w·7·7)
         )
-        self.head = nn.Linear(2 * w * 7 * 7, 1)  # (N, 1)
+        self.head = (nn.Linear(2 * w * 7 * 7, 1) if not dense else nn.Sequential(  # (N, 1)
+            nn.Linear(2 * w * 7 * 7, dense), nn.LeakyReLU(0.2),  # (N, dense)
+            nn.Linear(dense, 1)))  # (N, 1)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The flattened activations of the last convolution, ``[N, 2·width·7·7]``."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # the last convolution's (N, 2w·7·7)
         check_images(x)
         return self.body(2.0 * x - 1.0)
 

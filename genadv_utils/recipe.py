@@ -146,7 +146,8 @@ class Recipe:
 
     def load(self, folder: str | Path, device: Device = None) -> Trained:
         """A finished run of this model from its folder: its network only (no data, no
-        optimisers), in evaluation mode on ``device``."""
+        optimisers), in evaluation mode on ``device``, placed as training places it (the
+        same memory layout, so the same kernels and the same numbers as the trained model)."""
         folder = Path(folder)
         saved = read_settings(folder)
         if saved.get("name") != self.name:
@@ -160,8 +161,8 @@ class Recipe:
             raise ValueError(f"{folder}: its settings do not describe a {self.name} run "
                              f"({type(err).__name__}: {err})") from None
         history = load_weights(folder, {self.name: model})
-        return Trained(self.name, model.to(device or pick_device()).eval(), history, folder,
-                       settings)
+        place([model], [], pick_device(device), fast=self.fast_kernels)
+        return Trained(self.name, model.eval(), history, folder, settings)
 
     def seconds_per_step(self, settings: Any, splits: Splits, steps: int = 10) -> float:
         """Measured seconds of one training step here (after two warm-up steps), for the

@@ -1,13 +1,11 @@
-r"""Chapter 4: the VAE-GAN (Larsen et al. 2016), built from chapter 2's encoder and chapter 3's
-generator and discriminator.
-
-Read top to bottom: the network, its settings and profiles, the balancing rule, the training
-step with its three losses and their gradient routing, the recipe.
-"""
+r"""Chapter 4: the VAE-GAN (Larsen et al. 2016), from chapter 2's encoder and chapter 3's
+networks. Top to bottom: the network, its settings, the balancing rule, the step with its three
+losses and their gradient routing, the pixel-likelihood baseline, the recipe."""
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -18,50 +16,44 @@ from torch import nn
 
 from .blocks import ConvEncoder, dcgan_init, fixed_noise, in_batches
 from .gan import GAN, DCGANDiscriminator, DCGANGenerator
-from .losses import feature_reconstruction, gaussian_kl
+from .losses import bernoulli_nll, feature_reconstruction, gaussian_kl
 from .recipe import Recipe, Render, Splits, Step, TrainState, Validate, check_settings
 from .vae import ConvVAE
 
 
 class VAEGAN(nn.Module):
-    r"""A VAE-GAN (Larsen et al. 2016): a VAE whose decoder is also a GAN's generator, and
-    whose reconstructions are compared with the input in the discriminator's features.
-
-    Encoder (the VAE's, :class:`~genadv_utils.vae.ConvVAE`'s ``encode``):
-    $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$. Decoder = generator:
-    $\tilde{x} = \operatorname{Dec}(z)$, a :class:`~genadv_utils.gan.DCGANGenerator`.
-    Discriminator: a :class:`~genadv_utils.gan.DCGANDiscriminator`;
-    $\operatorname{Dis}_l(x)$ are its last convolution's features. Prior:
-    $p(z) = \mathcal{N}(0, I)$.
-    """
+    r"""A VAE whose decoder is also a GAN's generator, its reconstructions compared with the
+    input in the discriminator's features. Encoder: :class:`~genadv_utils.vae.ConvVAE`'s,
+    $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$; decoder
+    $\operatorname{Dec}(z)$: a :class:`~genadv_utils.gan.DCGANGenerator`; discriminator: a
+    :class:`~genadv_utils.gan.DCGANDiscriminator`, $\operatorname{Dis}_l(x)$ its last
+    convolution's features (a hidden layer when ``dense`` > 0, as in the paper)."""
 
     def __init__(self, latent_size: int = 32, width: int = 32, encoder_width: int = 16,
-                 hidden: int = 512, *, refine: bool = False, keep_average: bool = False) -> None:
+                 hidden: int = 512, *, refine: bool = False, keep_average: bool = False,
+                 dense: int = 0) -> None:
         super().__init__()
         self.latent_size = latent_size
         self.encoder = ConvEncoder(2 * latent_size, encoder_width, hidden)  # (N, 2d): mu, logvar
         self.decoder = DCGANGenerator(latent_size, width, refine)  # (N, d) -> (N, 1, 28, 28)
-        self.discriminator = DCGANDiscriminator(width)  # (N, 1, 28, 28) -> (N,) logits
+        self.discriminator = DCGANDiscriminator(width, dense)  # (N, 1, 28, 28) -> (N,)
         self.decoder.apply(dcgan_init)
         self.discriminator.apply(dcgan_init)
         self.average = (copy.deepcopy(self.decoder).requires_grad_(False) if keep_average
                         else None)
 
     @property
-    def generator(self) -> DCGANGenerator:
-        """The decoder, in its other role: the GAN's generator."""
+    def generator(self) -> DCGANGenerator:  # the decoder, in its other role
         return self.decoder
 
     generate = GAN.generate  # by the decoder's weight average, if there is one
     update_average = GAN.update_average
     refresh_average = GAN.refresh_average
     end_of_epoch = GAN.end_of_epoch
-
     encode = ConvVAE.encode
     reparameterise = staticmethod(ConvVAE.reparameterise)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images ``[N, 1, 28, 28]`` in $[0, 1]$."""
+    def decode(self, z: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) in [0, 1]
         return self.decoder(z)
 
     noise = GAN.noise  # codes from the prior N(0, I), drawn as the GAN draws its noise
@@ -73,9 +65,12 @@ class VAEGAN(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        r"""The reconstruction $\operatorname{Dec}(\mu_\phi(x))$ in $[0, 1]$ (by the decoder's
-        weight average, if there is one)."""
+        r"""$\operatorname{Dec}(\mu_\phi(x))$ in $[0, 1]$, by the decoder's average if any."""
         return self.generate(self.encode(x)[0])
+
+
+CHANCE = math.log(2)
+"""D's cross-entropy on real and on generated images when it answers 1/2 everywhere."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +82,15 @@ class VAEGANSettings:
     width: int = 32  # the decoder's and discriminator's channels, as in the DCGAN
     encoder_width: int = 16  # the encoder's, as in the VAE
     hidden: int = 512
+    dense: int = 0  # a hidden dense layer after Dis_l, before D's logit (0: none)
+    similarity: str = "learned"  # "pixels": the same networks trained as a VAE, no D
     refine: bool = True  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
     average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
     kl_weight: float = 1.0  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
-    equilibrium: float = 0.68
-    margin: float = 0.35
+    equilibrium: float = CHANCE  # the band's centre: D's costs at chance
+    margin: float = 0.35  # the band's half-width, the authors' value
     epochs: int = 5
     batch_size: int = 64
     lr_encoder: float = 1e-3
@@ -108,6 +105,9 @@ class VAEGANSettings:
         if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0 or self.kl_weight < 0:
             raise ValueError("gamma, kl_weight and margin must be non-negative, equilibrium "
                              "positive")
+        if self.similarity not in ("learned", "pixels") or self.dense < 0:
+            raise ValueError(f"similarity must be 'learned' or 'pixels' (got {self.similarity!r}), "
+                             "dense non-negative")
 
 
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 3000}}
@@ -120,17 +120,13 @@ profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
                      equilibrium: float = VAEGANSettings.equilibrium,
-                     margin: float = VAEGANSettings.margin
-                     ) -> tuple[bool, bool]:
-    """Which players to update: ``(discriminator, decoder's GAN term)``,
-    adapted from the VAE-GAN authors' code (there a paused decoder skips its
-    whole update, here only its GAN term; thresholds and tie rule are theirs).
-
-    The discriminator pauses when its cross-entropy on real or on fake images
-    falls below ``equilibrium - margin`` (it is winning too easily); the
-    decoder's GAN term pauses when either rises above ``equilibrium + margin``
-    (the discriminator is lost, so its verdict is no guide). If both would
-    pause, both train."""
+                     margin: float = VAEGANSettings.margin) -> tuple[bool, bool]:
+    """Which players to update: ``(discriminator, decoder's GAN term)``, as in
+    the authors' code (there a paused decoder skips its whole update). The band
+    is centred at chance, log 2. D pauses when its cost on real or on fake
+    images falls below ``equilibrium - margin`` (winning too easily); the GAN
+    term pauses when either rises above ``equilibrium + margin`` (D is lost,
+    its verdict no guide). If both would pause, both train."""
     train_d = min(real_cost, fake_cost) >= equilibrium - margin
     train_g = max(real_cost, fake_cost) <= equilibrium + margin
     if not (train_d or train_g):
@@ -167,7 +163,7 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
     # D's costs, with -log D = softplus(-l) and -log(1 - D) = softplus(l):
     real_cost = F.softplus(-real_logits).mean()  # -log D(x)
     fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)),
-                       + F.softplus(sampled_logits).mean())  # both fakes
+                       + F.softplus(sampled_logits).mean())  # both fakes' mean
     train_d, train_g = True, True
     if balance:
         train_d, train_g = equilibrium_rule(
@@ -177,7 +173,7 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
     objectives = {
         "encoder": kl_weight * kl + feature_rec,
         "decoder": gamma * feature_rec + (fool if train_g else 0.0),
-        "discriminator": real_cost + 2 * fake_cost,  # -L_GAN, both fakes whole
+        "discriminator": real_cost + fake_cost,  # real against generated, 1:1
     }
     updated = [n for n in objectives if n != "discriminator" or train_d]
     for name in updated:  # each network: the gradient of its own loss only
@@ -198,28 +194,49 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
             "skip_d": float(not train_d), "skip_g": float(not train_g)}
 
 
+def pixel_vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
+                   average_decay: float = 0.0, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """Larsen et al.'s baseline: the same networks trained as a VAE, with
+    chapter 2's Bernoulli likelihood in pixels instead of Dis_l's Gaussian."""
+    real, _ = batch  # (N, 1, 28, 28)
+    model = state.modules["vaegan"]
+    mu, logvar = model.encode(real)  # (N, d) each
+    z = model.reparameterise(mu, logvar)
+    # The decoder draws (tanh(a) + 1) / 2 = sigmoid(2a): its logits are 2a
+    logits = 2.0 * model.decoder.net[:-1](z)  # (N, 1, 28, 28), before the tanh
+    kl = gaussian_kl(mu, logvar).sum(1).mean()  # KL(q(z | x) || N(0, I))
+    nll = bernoulli_nll(logits, real).mean()  # -log p(x | z)
+    players = [state.optimizers["encoder"], state.optimizers["decoder"]]
+    for optimizer in players:
+        optimizer.zero_grad()
+    (kl_weight * kl + nll).backward()
+    for optimizer in players:
+        optimizer.step()
+    if average_decay:
+        model.update_average(average_decay)
+    return {"kl": kl, "pixel_nll": nll}
+
+
 def network(settings: VAEGANSettings) -> VAEGAN:
     """The untrained network these settings describe."""
     return VAEGAN(settings.latent_size, settings.width, settings.encoder_width, settings.hidden,
-                  refine=settings.refine, keep_average=settings.average_decay > 0)
+                  refine=settings.refine, keep_average=settings.average_decay > 0,
+                  dense=settings.dense)
 
 
 def build(settings: VAEGANSettings) -> TrainState:
     """A VAE-GAN and one Adam optimiser per network."""
     model = network(settings)
-    betas = (settings.beta1, 0.999)
+    rates = {"encoder": settings.lr_encoder, "decoder": settings.lr_decoder,
+             "discriminator": settings.lr_discriminator}
     return TrainState({"vaegan": model}, {
-        "encoder": torch.optim.Adam(model.encoder.parameters(), settings.lr_encoder,
-                                    betas=betas),
-        "decoder": torch.optim.Adam(model.decoder.parameters(), settings.lr_decoder,
-                                    betas=betas),
-        "discriminator": torch.optim.Adam(model.discriminator.parameters(),
-                                          settings.lr_discriminator, betas=betas),
-    })
+        name: torch.optim.Adam(getattr(model, name).parameters(), rate,
+                               betas=(settings.beta1, 0.999))
+        for name, rate in rates.items()})
 
 
 def validate(settings: VAEGANSettings, splits: Splits) -> Validate:
-    """Pixel MSE of the reconstructions of the first 1000 validation images."""
+    """Pixel MSE of the first 1000 validation images' reconstructions."""
     val = splits.val.images[:1000]
     return lambda s: {"rec_mse": F.mse_loss(in_batches(s.modules["vaegan"].reconstruct, val),
                                             val).item()}
@@ -233,13 +250,15 @@ def snapshot(settings: VAEGANSettings, state: TrainState) -> Render:
 
 def step(settings: VAEGANSettings) -> Step:
     """The training step these settings ask for, called as ``step(state, batch)``."""
+    if settings.similarity == "pixels":
+        return partial(pixel_vae_step, average_decay=settings.average_decay,
+                       kl_weight=settings.kl_weight)
     return partial(vaegan_step, gamma=settings.gamma, balance=settings.balance,
                    equilibrium=settings.equilibrium, margin=settings.margin,
                    average_decay=settings.average_decay, kl_weight=settings.kl_weight)
 
 
 RECIPE = Recipe(
-    name="vaegan", settings_type=VAEGANSettings, profiles=PROFILES, network=network,
-    build=build, step=step, validate=validate, snapshot=snapshot,
-    evaluations=("samples", "reconstructions"))
+    name="vaegan", settings_type=VAEGANSettings, profiles=PROFILES, network=network, build=build,
+    step=step, validate=validate, snapshot=snapshot, evaluations=("samples", "reconstructions"))
 settings, train, load = RECIPE.settings, RECIPE.train, RECIPE.load

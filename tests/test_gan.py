@@ -93,6 +93,13 @@ def test_gan_step_improves_the_discriminator_on_a_fixed_batch():
     assert last["d_real"] > first["d_real"] and last["d_fake"] < first["d_fake"]
 
 
+def test_a_discriminator_with_a_dense_layer_keeps_its_shapes():
+    net = gan.DCGANDiscriminator(width=4, dense=10)
+    images = torch.rand(5, 1, 28, 28)
+    assert net.features(images).shape == (5, 8 * 7 * 7) and net(images).shape == (5,)
+    assert net.head[0].out_features == 10
+
+
 @pytest.fixture(scope="module")
 def tiny_gan(tmp_path_factory):
     splits = data.load_splits("mnist", device="cpu")

@@ -71,7 +71,7 @@ def _package_imports(path):
 def test_chapter_modules_are_short_and_read_at_most_three_shared_modules():
     for name in CHAPTERS:
         path = PACKAGE / f"{name}.py"
-        assert len(path.read_text().splitlines()) <= 250, name
+        assert len(path.read_text().splitlines()) <= 270, name
         shared = _package_imports(path) - CHAPTERS
         assert len(shared) <= 3, (name, sorted(shared))
 

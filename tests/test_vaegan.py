@@ -1,8 +1,11 @@
 """Chapter 4's module: the VAE-GAN's networks, the equilibrium rule, the gradient routing of
 its step, training with its diagnostics, and the decoder's weight average."""
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genadv_utils import data, vaegan
 
@@ -18,13 +21,83 @@ def test_vaegan_shapes_and_ranges():
 
 
 @pytest.mark.parametrize("real, fake, expected", [
-    (0.7, 0.6, (True, True)),     # near equilibrium: both train
+    (math.log(2), math.log(2), (True, True)),  # D at chance: both train
+    (0.7, 0.6, (True, True)),     # inside the band: both train
     (0.2, 0.6, (False, True)),    # D too good on real images: D pauses
     (0.7, 1.2, (True, False)),    # D fooled by fakes: the decoder's GAN term pauses
     (0.1, 1.5, (True, True)),     # both would pause: both train
 ])
 def test_equilibrium_rule(real, fake, expected):
-    assert vaegan.equilibrium_rule(real, fake, 0.68, 0.35) == expected
+    assert vaegan.equilibrium_rule(real, fake) == expected
+
+
+def test_the_band_is_centred_where_a_discriminator_at_chance_lies():
+    assert vaegan.VAEGANSettings.equilibrium == pytest.approx(math.log(2))
+    assert vaegan.equilibrium_rule(math.log(3), math.log(1.5)) == (True, False)
+
+
+@pytest.mark.parametrize("dense", [0, 8])
+def test_a_discriminator_answering_one_half_costs_log_2_on_each_side_and_pauses_no_one(dense):
+    """D's last layer zeroed: every logit is 0, D(x) = 1/2 for real, reconstructed and
+    sampled images alike, which is D's optimum when generated images are distributed as
+    real ones. Each cost is then log 2, the loss real + mean fake is 2 log 2, and both
+    players train."""
+    real = data.load_splits("mnist", device="cpu").train.images[:16]
+    settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
+                               dense=dense)
+    state = vaegan.RECIPE.start(settings, "cpu")
+    head = state.modules["vaegan"].discriminator.head
+    last = head if dense == 0 else head[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+    out = vaegan.RECIPE.step(settings)(state, (real, None))
+    assert out["d_real_cost"].item() == pytest.approx(math.log(2), abs=1e-6)
+    assert out["d_fake_cost"].item() == pytest.approx(math.log(2), abs=1e-6)
+    assert out["skip_d"] == 0.0 and out["skip_g"] == 0.0
+
+
+def test_the_discriminator_weighs_real_against_the_mean_of_both_fakes():
+    """D's gradient in the step is that of real_cost + (rec_cost + sampled_cost) / 2,
+    recomputed here from the same images: one real batch against one generated batch."""
+    real = data.load_splits("mnist", device="cpu").train.images[:16]
+    settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8)
+    state = vaegan.RECIPE.start(settings, "cpu")
+    for opt in state.optimizers.values():  # leave the weights as they are
+        opt.step = lambda *a, **k: None
+    model = state.modules["vaegan"]
+    torch.manual_seed(3)
+    vaegan.vaegan_step(state, (real, None), gamma=0.01, balance=False)
+    torch.manual_seed(3)  # the same codes and noise again
+    mu, logvar = model.encode(real)
+    rec = model.decode(model.reparameterise(mu, logvar)).detach()
+    sampled = model.decode(model.noise(len(real))).detach()
+    dis = model.discriminator
+    costs = [F.softplus(-dis(real)).mean(), F.softplus(dis(rec)).mean(),
+             F.softplus(dis(sampled)).mean()]
+    params = list(dis.parameters())
+    ours = torch.autograd.grad(costs[0] + 0.5 * (costs[1] + costs[2]), params,
+                               retain_graph=True)
+    doubled = torch.autograd.grad(costs[0] + costs[1] + costs[2], params)
+    assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(params, ours))
+    assert not all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(params, doubled))
+
+
+def test_pixel_similarity_trains_the_same_networks_as_a_vae_and_leaves_d_alone():
+    real = data.load_splits("mnist", device="cpu").train.images[:64]
+    settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
+                               similarity="pixels")
+    torch.manual_seed(0)
+    state = vaegan.RECIPE.start(settings, "cpu")
+    step = vaegan.RECIPE.step(settings)
+    dis = _frozen_copy(state.modules["vaegan"].discriminator)
+    losses = [step(state, (real, None)) for _ in range(20)]
+    first, last = (l["kl"].item() + l["pixel_nll"].item() for l in (losses[0], losses[-1]))
+    assert last < first
+    after = state.modules["vaegan"].discriminator.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in dis.items())
+    with pytest.raises(ValueError, match="similarity"):
+        vaegan.settings("smoke", similarity="edges")
 
 
 def _frozen_copy(module):
