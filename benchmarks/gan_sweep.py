@@ -58,9 +58,9 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "vaegan": {  # 4 epochs each: the default's, in about the time 5 took before
         "defaults (real against the mean fake; Dis_l the last convolution)": {"epochs": 4},
         "Dis_l hidden (a dense layer of 512 after it)": {"epochs": 4, "dense": 512},
-        "Dis_l hidden; gamma 0.1": {"epochs": 4, "dense": 512, "gamma": 0.1},
-        "Dis_l hidden; D lr 1e-3": {"epochs": 4, "dense": 512, "lr_discriminator": 1e-3},
-        "Dis_l hidden; KL weight 4": {"epochs": 4, "dense": 512, "kl_weight": 4.0},
+        "KL weight 4": {"epochs": 4, "kl_weight": 4.0},
+        "D lr 1e-3": {"epochs": 4, "lr_discriminator": 1e-3},
+        "gamma 0.1": {"epochs": 4, "gamma": 0.1},
         "pixels: the same networks as a VAE": {"epochs": 4, "similarity": "pixels"},
     },
 }
