@@ -29,7 +29,7 @@ CONSTANTS = {
     "03_generative_adversarial_network": {"128", "8", "2000", "0.999", "50", "0.9", "0.75",
                                           "0.25", "25", "7", "400", "6", "100 %"},
     "04_vae_gan": {"0.35", "0.6", "6", "32"},
-    "05_comparison": {"500", "1000", "2000", "5000"},
+    "05_comparison": {"500", "1000", "2000", "5000", "12"},
     "06_fashion_mnist": {"0.9", "99 %"},
 }
 """Per chapter: hyperparameters, paper figures and the values its exercises ask for."""
