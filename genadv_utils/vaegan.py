@@ -120,13 +120,15 @@ profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
                      equilibrium: float = VAEGANSettings.equilibrium,
-                     margin: float = VAEGANSettings.margin) -> tuple[bool, bool]:
-    """Which players to update: ``(discriminator, decoder's GAN term)``, as in
-    the authors' code (there a paused decoder skips its whole update). The band
-    is centred at chance, log 2. D pauses when its cost on real or on fake
-    images falls below ``equilibrium - margin`` (winning too easily); the GAN
-    term pauses when either rises above ``equilibrium + margin`` (D is lost,
-    its verdict no guide). If both would pause, both train."""
+                     margin: float = VAEGANSettings.margin
+                     ) -> tuple[bool, bool]:
+    """Which players to update: ``(discriminator, decoder's GAN term)``,
+    as in the authors' code (there a paused decoder skips its whole
+    update). The band is centred at chance, log 2. D pauses when its cost
+    on real or on fake images falls below ``equilibrium - margin``
+    (winning too easily); the GAN term pauses when either rises above
+    ``equilibrium + margin`` (D is lost, its verdict no guide). If both
+    would pause, both train."""
     train_d = min(real_cost, fake_cost) >= equilibrium - margin
     train_g = max(real_cost, fake_cost) <= equilibrium + margin
     if not (train_d or train_g):
@@ -163,7 +165,7 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
     # D's costs, with -log D = softplus(-l) and -log(1 - D) = softplus(l):
     real_cost = F.softplus(-real_logits).mean()  # -log D(x)
     fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)),
-                       + F.softplus(sampled_logits).mean())  # both fakes' mean
+                       + F.softplus(sampled_logits).mean())  # their mean
     train_d, train_g = True, True
     if balance:
         train_d, train_g = equilibrium_rule(
