@@ -172,7 +172,8 @@
   // ---------- the widgets ----------
   const KINDS = {};
 
-  // Chapter 1: draw (or pick) a digit, corrupt it, denoise it with the DAE and with PCA.
+  // Chapter 1: draw (or pick) a digit, corrupt it, denoise it with the DAE, with PCA and (when
+  // the page exported one) with the Wiener filter fitted for the training noise.
   KINDS.denoise = function (root, cfg, models) {
     const images = unit(cfg.images), count = images.length / PIXELS;
     let clean = images.slice(0, PIXELS), pick = 0;
@@ -181,6 +182,7 @@
     const noisy = figure(row, "corrupted", 140);
     const dae = figure(row, "DAE", 140);
     const pca = figure(row, "PCA (k = " + cfg.pca_k + ")", 140);
+    const wiener = models.wiener ? figure(row, "Wiener filter", 140) : null;
     const bar = controls(root);
     const next = button(bar, "Next test digit"), clear = button(bar, "Clear");
     const kinds = ["gaussian", "salt-and-pepper", "masking"];
@@ -204,11 +206,16 @@
       drawImages(noisy.canvas, x, 1, 1);
       noisy.caption.textContent = "corrupted: PSNR " + psnr(x, clean).toFixed(1) + " dB";
       const answers = await Promise.all([models.autoencoder.run(x, [1, 1, SIDE, SIDE]),
-                                         models.pca.run(x, [1, 1, SIDE, SIDE])]);
+                                         models.pca.run(x, [1, 1, SIDE, SIDE]),
+                                         wiener ? models.wiener.run(x, [1, 1, SIDE, SIDE]) : null]);
       drawImages(dae.canvas, answers[0], 1, 1);
       drawImages(pca.canvas, answers[1], 1, 1);
       dae.caption.textContent = "DAE: PSNR " + psnr(answers[0], clean).toFixed(1) + " dB";
       pca.caption.textContent = "PCA (k = " + cfg.pca_k + "): PSNR " + psnr(answers[1], clean).toFixed(1) + " dB";
+      if (wiener) {
+        drawImages(wiener.canvas, answers[2], 1, 1);
+        wiener.caption.textContent = "Wiener: PSNR " + psnr(answers[2], clean).toFixed(1) + " dB";
+      }
     });
     // A soft round brush, about as thick as MNIST's strokes, dragged along the pointer's path.
     let last = null;

@@ -261,18 +261,37 @@ class _PCADenoiser(nn.Module):
         return ((centred @ self.w.T) @ self.w + self.mean).clamp(0, 1).reshape(x.shape)
 
 
+class _WienerDenoiser(nn.Module):
+    r"""The Wiener filter (:class:`~genadv_utils.pca.Wiener`) as torch operations:
+    $\hat{x} = \operatorname{clip}_{[0,1]}\big(\mu_x + W (x - \mu_{\tilde{x}})\big)$."""
+
+    def __init__(self, wiener: Any) -> None:
+        super().__init__()
+        for name in ("mean_clean", "mean_noisy", "weight"):
+            self.register_buffer(name, torch.as_tensor(getattr(wiener, name),
+                                                        dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x.flatten(1) - self.mean_noisy
+        return (centred @ self.weight.T + self.mean_clean).clamp(0, 1).reshape(x.shape)
+
+
 def denoiser(model: nn.Module, fitted_pca: Any, k: int, images: torch.Tensor, *, kind: str,
-             level: float, count: int = 24) -> Widget:
-    """Chapter 1: draw or pick a digit, corrupt it, and see the DAE's and PCA's answers.
+             level: float, wiener: Any = None, count: int = 24) -> Widget:
+    """Chapter 1: draw or pick a digit, corrupt it, and see the DAE's and the linear
+    denoisers' answers.
 
     ``model`` is a trained :class:`~genadv_utils.dae.DenoisingAutoencoder`, ``fitted_pca`` and
-    ``k`` the linear denoiser (:func:`~genadv_utils.pca.fit_pca`, rank ``k``), ``images`` the
-    test images to pick from (the first ``count``), ``kind`` and ``level`` the noise to start
-    with."""
+    ``k`` PCA's truncation (:func:`~genadv_utils.pca.fit_pca`, rank ``k``), ``wiener`` (if
+    given) the Wiener filter fitted for the noise ``kind`` at ``level``
+    (:func:`~genadv_utils.pca.fit_wiener`), ``images`` the test images to pick from (the first
+    ``count``); the panel starts with that noise."""
     picks = _test_images(images, count)
     example = picks[:2]
     networks = {"autoencoder": export(lambda m, x: m.reconstruct(x), [model], example),
                 "pca": export(lambda m, x: m(x), [_PCADenoiser(fitted_pca, k)], example)}
+    if wiener is not None:
+        networks["wiener"] = export(lambda m, x: m(x), [_WienerDenoiser(wiener)], example)
     return Widget("denoise", networks,
                   {"images": _b64(picks, torch.uint8), "noise": kind, "level": level,
                    "pca_k": k},

@@ -7,9 +7,17 @@ onto them and back,
 $$\hat{x} = \mu + W_k W_k^\top (x - \mu),$$
 
 is the rank-$k$ reconstruction with the smallest mean squared error.
+
+As a *denoiser* (fitted on clean images, applied to noisy ones) truncation keeps or drops each
+component whole. The best linear denoiser in squared error, the Wiener (linear least-squares)
+filter, is fitted on pairs of noisy and clean images instead (:func:`fit_wiener`); for white
+noise of variance $\sigma^2$ added to the image it shrinks the $i$-th principal component by
+$\lambda_i / (\lambda_i + \sigma^2)$, where $\lambda_i$ is that component's variance.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -69,3 +77,49 @@ def choose_k(pca: PCA, noisy: torch.Tensor, clean: torch.Tensor,
         raise ValueError("no candidate numbers of components")
     errors = [torch.mean((reconstruct(pca, noisy, k) - clean) ** 2).item() for k in candidates]
     return candidates[min(range(len(errors)), key=errors.__getitem__)], errors
+
+
+@dataclass(frozen=True)
+class Wiener:
+    r"""The linear least-squares denoiser $\hat{x} = \mu_x + W (\tilde{x} - \mu_{\tilde{x}})$,
+    $W = C_{x\tilde{x}} C_{\tilde{x}\tilde{x}}^{-1}$: of all affine maps of the noisy image, the one
+    with the smallest expected squared error. Call it on noisy images ``[N, 1, H, W]``; the
+    output is clipped to [0, 1], as :func:`reconstruct`'s is."""
+
+    mean_clean: np.ndarray  # [D]
+    mean_noisy: np.ndarray  # [D]
+    weight: np.ndarray  # [D, D]
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if images[0].numel() != len(self.weight):
+            raise ValueError(f"this Wiener filter takes images of {len(self.weight)} pixels, "
+                             f"got {tuple(images.shape[1:])}")
+        flat = (_flat(images) - self.mean_noisy) @ self.weight.T + self.mean_clean
+        out = torch.from_numpy(np.clip(flat, 0.0, 1.0)).float()
+        return out.reshape(images.shape).to(images.device)
+
+    def gains(self, pca: PCA) -> np.ndarray:
+        """How much of each principal component (of ``pca``, fitted on clean images) the filter
+        keeps: $u_i^\top W u_i$. Truncation keeps 1 up to $k$ and 0 after; for added white noise
+        the Wiener filter keeps $\lambda_i / (\lambda_i + \sigma^2)$."""
+        u = pca.components_
+        return np.einsum("id,de,ie->i", u, self.weight, u)
+
+
+def fit_wiener(clean: torch.Tensor, noisy: torch.Tensor, ridge: float = 1e-6) -> Wiener:
+    """The Wiener filter fitted on pairs of ``clean`` images and their ``noisy`` versions
+    (``[N, 1, H, W]`` each, row by row the same images), by least squares. ``ridge`` (relative to
+    the noisy pixels' mean variance) keeps the solve stable where a pixel never varies."""
+    if clean.shape != noisy.shape:
+        raise ValueError(f"clean {tuple(clean.shape)} and noisy {tuple(noisy.shape)} images "
+                         "must pair up one to one")
+    if len(clean) < 2:
+        raise ValueError("the Wiener filter needs at least two pairs of images")
+    x, y = _flat(clean), _flat(noisy)
+    mean_x, mean_y = x.mean(0), y.mean(0)
+    x, y = x - mean_x, y - mean_y
+    c_yy = y.T @ y / len(y)
+    c_yy[np.diag_indices_from(c_yy)] += ridge * np.trace(c_yy) / len(c_yy)
+    c_xy = x.T @ y / len(y)
+    weight = np.linalg.solve(c_yy, c_xy.T).T  # C_xy C_yy^-1 (C_yy is symmetric)
+    return Wiener(mean_x, mean_y, weight)

@@ -62,13 +62,16 @@ def test_denoiser_and_reconstructions_match_torch(images, monkeypatch):
     monkeypatch.delenv(live.LIVE_DIR_ENV, raising=False)
     torch.manual_seed(0)
     fitted = pca.fit_pca(images, seed=0)
+    noisy = (images + 0.5 * torch.randn(images.shape)).clamp(0, 1)
+    wiener = pca.fit_wiener(images, noisy)
     widget = live.denoiser(dae.network(dae.settings("smoke")).eval(), fitted, 5, images,
-                           kind="gaussian", level=0.5)
+                           kind="gaussian", level=0.5, wiener=wiener)
     _onnx_matches_torch(widget)
-    # the exported PCA denoiser is the package's
-    session = onnxruntime.InferenceSession(widget.networks["pca"])
-    got = session.run(None, {session.get_inputs()[0].name: images[:4].numpy()})[0]
-    assert np.abs(got - pca.reconstruct(fitted, images[:4], 5).numpy()).max() < 1e-5
+    # the exported linear denoisers are the package's
+    for name, denoise in (("pca", lambda x: pca.reconstruct(fitted, x, 5)), ("wiener", wiener)):
+        session = onnxruntime.InferenceSession(widget.networks[name])
+        got = session.run(None, {session.get_inputs()[0].name: noisy[:4].numpy()})[0]
+        assert np.abs(got - denoise(noisy[:4]).numpy()).max() < 1e-5
     both = live.reconstructions(vae.network(vae.settings("smoke")).eval(),
                                 vaegan.network(vaegan.settings("smoke")).eval(), images)
     _onnx_matches_torch(both)

@@ -34,3 +34,39 @@ def test_bad_arguments():
         pca.components_for_variance(fitted, 1.5)
     with pytest.raises(ValueError, match="two images"):
         pca.fit_pca(torch.rand(1, 1, 4, 4))
+
+
+def test_wiener_shrinks_each_component_by_its_signal_share_under_white_noise():
+    """For white noise added to the image, the fitted filter keeps lambda / (lambda + sigma^2)
+    of each principal component, where truncation keeps all or nothing."""
+    g = torch.Generator().manual_seed(0)
+    spectrum = torch.tensor([4.0, 1.0, 0.25, 0.04, 0.01] + [1e-4] * 11)
+    basis = torch.linalg.qr(torch.randn(16, 16, generator=g))[0]
+    clean = (torch.randn(40_000, 16, generator=g) * spectrum.sqrt()) @ basis.T * 0.1 + 0.5
+    sigma = 0.05
+    noisy = clean + sigma * torch.randn(clean.shape, generator=g)
+    images, noisy_images = clean.view(-1, 1, 4, 4), noisy.view(-1, 1, 4, 4)
+    fitted = pca.fit_pca(images)
+    gains = pca.fit_wiener(images, noisy_images).gains(fitted)
+    variance = fitted.explained_variance_
+    assert gains == pytest.approx(variance / (variance + sigma ** 2), abs=0.02)
+    assert gains[0] > 0.9 and gains[-1] < 0.1
+
+
+def test_wiener_is_the_best_linear_denoiser_of_its_pairs():
+    """On the pairs it was fitted on, no PCA truncation comes closer to the clean images."""
+    images = low_rank_images(n=400, rank=6)
+    noisy = (images + 0.2 * torch.randn(images.shape, generator=torch.Generator().manual_seed(1)))
+    wiener = pca.fit_wiener(images, noisy)
+    fitted = pca.fit_pca(images)
+    best = torch.mean((wiener(noisy) - images) ** 2)
+    assert all(best < torch.mean((pca.reconstruct(fitted, noisy, k) - images) ** 2)
+               for k in range(1, 40))
+    assert wiener(noisy).shape == noisy.shape
+
+
+def test_wiener_refuses_unpaired_or_mismatched_images():
+    with pytest.raises(ValueError, match="pair up one to one"):
+        pca.fit_wiener(torch.rand(10, 1, 4, 4), torch.rand(9, 1, 4, 4))
+    with pytest.raises(ValueError, match="takes images of 16 pixels"):
+        pca.fit_wiener(torch.rand(10, 1, 4, 4), torch.rand(10, 1, 4, 4))(torch.rand(2, 1, 8, 8))
