@@ -3,11 +3,13 @@
 Run by ``.ci/run`` after the smoke-profile book build (``pytest .ci/test_browser.py``). For every
 page in ``_toc.yml`` it checks that the equations rendered (MathJax output present, no raw TeX
 left), every image loaded, the animation player works where the chapter has one, the Colab
-button opens that page's own notebook, the browser logged no JavaScript errors (except
+button opens that page's reader notebook (``reader/``), the browser logged no JavaScript errors (except
 :data:`KNOWN_HARMLESS`), and every internal link resolves, and every live widget (``genadv_utils.live``) loads its model,
 computes what PyTorch computes and answers the reader's input. The browser may reach nothing but
 the local server. It saves a full-page screenshot of
-each page into ``_build/screenshots`` (``GENADV_SCREENSHOTS`` overrides), which CI keeps.
+each page into ``_build/screenshots`` (``GENADV_SCREENSHOTS`` overrides), which CI keeps, and
+opens one reader notebook in JupyterLab, as a reader on a laptop (or in Colab) sees it, with two
+screenshots kept (``jupyterlab_*.png``).
 
 Chromium and its driver come from Debian (``chromium``, ``chromium-driver``); nothing is
 downloaded. ``GENADV_SITE`` points at another built site than ``_build/html``.
@@ -202,13 +204,13 @@ def test_animation_player_is_present_where_the_chapter_animates(pages, browser, 
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)
-def test_colab_button_opens_this_pages_notebook(pages, doc):
+def test_colab_button_opens_this_pages_reader_notebook(pages, doc):
     repository = urlsplit(CONFIG["repository"]["url"]).path.strip("/")
     branch = CONFIG["repository"].get("branch", "main")
-    expected = (f"https://colab.research.google.com/github/{repository}/blob/{branch}/"
-                f"{doc}.ipynb")
+    reader = f"reader/{doc.split('/')[-1]}.ipynb"
+    expected = f"https://colab.research.google.com/github/{repository}/blob/{branch}/{reader}"
     assert pages[doc]["colab"] == [expected]
-    assert (ROOT / f"{doc}.ipynb").exists()
+    assert (ROOT / reader).exists()
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -377,3 +379,89 @@ def test_live_widget_answers_the_reader(live, doc):
     assert state["changed_any"] and all(state["changed"]), \
         f"canvases that changed after the interaction: {state['changed']}"
     assert not state["errors"], json.dumps(state["errors"], indent=1)
+
+
+READER_SHOWN = "04_vae_gan"
+"""The reader notebook opened in JupyterLab (the book's centrepiece)."""
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory) -> Iterator[str]:
+    """JupyterLab on a free local port, serving the repository, every cell rendered (no
+    windowing, so the whole notebook is in the page)."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    settings = tmp_path_factory.mktemp("lab-settings")
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+         "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
+         f"--ServerApp.root_dir={ROOT}", f"--LabApp.user_settings_dir={settings}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or lab.poll() is not None:
+                lab.kill()
+                pytest.fail("JupyterLab did not start")
+            time.sleep(0.5)
+    yield url
+    lab.terminate()
+    lab.wait(timeout=30)
+
+
+def test_a_reader_notebook_in_jupyterlab_shows_numbers_not_roles(jupyterlab, browser):
+    """What a reader who opens the chapter outside the book sees: the website's numbers in the
+    text, no MyST role, the checks folded. Screenshots of the top and of the first paragraph
+    that quotes a number are kept."""
+    import sys
+
+    from selenium.webdriver.common.by import By
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import genadv_reader
+
+    copy = json.loads((ROOT / "reader" / f"{READER_SHOWN}.ipynb").read_text())
+    source = json.loads((ROOT / "notebooks" / f"{READER_SHOWN}.ipynb").read_text())
+    quoting = next(i for i, c in enumerate(source["cells"])
+                   if c["cell_type"] == "markdown" and genadv_reader.GLUE.search("".join(c["source"])))
+    shown_text = "".join(copy["cells"][quoting + 1]["source"])  # + 1: the copy's first cell
+    browser.get(f"{jupyterlab}/lab/tree/reader/{READER_SHOWN}.ipynb")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        cells = browser.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
+        rendered = browser.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-RenderedMarkdown")
+        if len(cells) == len(copy["cells"]) and len(rendered) >= 5:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"JupyterLab showed {len(cells)} of {len(copy['cells'])} cells")
+    time.sleep(2)  # MathJax
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"jupyterlab_{READER_SHOWN}_top.png"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", cells[quoting + 1])
+    time.sleep(1)
+    browser.save_screenshot(str(SHOTS / f"jupyterlab_{READER_SHOWN}_numbers.png"))
+    text = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook").text
+    assert "{glue" not in text and "{cite}" not in text and ":::" not in text
+    assert "The reader's copy of" in text
+    words = re.findall(r"\d+\.\d+", shown_text)
+    assert words and all(w in cells[quoting + 1].text for w in words), shown_text
+    hidden = [c for c in cells if "jp-mod-collapsed" in (c.find_element(
+        By.CSS_SELECTOR, ".jp-Cell-inputWrapper").get_attribute("class") or "")
+        or not c.find_element(By.CSS_SELECTOR, ".jp-Cell-inputWrapper").is_displayed()]
+    folded = sum(1 for c in copy["cells"] if c["metadata"].get("jupyter", {}).get("source_hidden"))
+    assert len(hidden) >= folded

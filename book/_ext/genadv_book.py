@@ -29,6 +29,10 @@ The extension also sets ``$GENADV_BOOK`` (:data:`genadv_utils.display.BOOK_ENV`)
 kernels: there, and only there, a sentence whose claim the numbers contradict stops the build
 (:func:`genadv_utils.display.check`); a reader's kernel prints one line and goes on.
 
+Reader's notebooks (``genadv_reader``): a default-profile build ends by writing each chapter's
+reader copy into ``reader/`` from the values it glued; those copies are what the Colab buttons
+open (the extension points them there) and what the pages' download button gives.
+
 Figures have captions but no numbers: sphinx-jupyterbook-latex switches ``numfig`` on for every
 builder, which would number the figures across the whole book ("Fig. 50" in chapter 5).
 """
@@ -133,6 +137,38 @@ def _copy_live_files(app, exception) -> None:
     shutil.copytree(runtime, out / SITE_RUNTIME, dirs_exist_ok=True)
 
 
+def _write_reader_notebooks(app, exception) -> None:
+    """After a default-profile build: each chapter's reader copy, with this build's numbers."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from genadv_utils.display import machine
+    from genadv_utils.runtime import profile_name
+
+    import genadv_reader
+
+    if profile_name() == "default":
+        written = genadv_reader.from_build(Path(app.outdir).parent / "jupyter_execute",
+                                           genadv_reader.today(machine()))
+        print(f"reader notebooks with this build's numbers: {len(written)} in "
+              f"{genadv_reader.READER.relative_to(genadv_reader.ROOT)}/")
+    downloads = Path(app.outdir) / "_sources" / genadv_reader.SOURCES.name
+    for copy in genadv_reader.READER.glob("*.ipynb"):
+        if (downloads / copy.name).is_file():  # the page's download button gives the copy
+            shutil.copy2(copy, downloads / copy.name)
+
+
+def _colab_opens_the_reader_copy(app, pagename, templatename, context, doctree) -> None:
+    """The launch buttons of a chapter open its reader copy, not the book's source."""
+    import genadv_reader
+
+    source = f"/{genadv_reader.SOURCES.name}/{pagename.rsplit('/', 1)[-1]}.ipynb"
+    target = f"/{genadv_reader.READER.name}/{pagename.rsplit('/', 1)[-1]}.ipynb"
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []) if isinstance(group, dict) else []:
+            if button.get("url", "").endswith(source):
+                button["url"] = button["url"][: -len(source)] + target
+
+
 def _no_figure_numbers(app, config) -> None:
     config.numfig = False
 
@@ -147,5 +183,7 @@ def setup(app):
     app.connect("config-inited", _key_the_cache)
     app.connect("config-inited", _live_folder)
     app.connect("build-finished", _copy_live_files)
+    app.connect("build-finished", _write_reader_notebooks)
+    app.connect("html-page-context", _colab_opens_the_reader_copy, priority=600)  # after the theme
     app.connect("config-inited", _no_figure_numbers, priority=900)  # after jupyterbook-latex
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,252 @@
+"""The reader's notebooks: each chapter as Colab and Jupyter show it, with the website's numbers.
+
+The chapters quote their results through myst-nb roles (``{glue:text}`gan_fd:.1f` ``), which only
+the book's build fills in; Colab and Jupyter render plain CommonMark and would show the role. So
+every chapter ``notebooks/NAME.ipynb`` has a reader's copy ``reader/NAME.ipynb``, made from it:
+
+- each ``{glue:text}`` role replaced by the value the website's build computed, formatted as
+  the website formats it, and each ``{cite}`` role by its authors and year;
+- each ``:::{admonition}`` (the exercises' solutions) a folded ``<details>`` block;
+- the code cells as they are, without outputs; the cells the website hides (tag
+  ``remove-cell``: the glue and the claims' checks) folded, in Colab by a ``#@title`` form;
+- a first cell saying where the numbers come from.
+
+The copies are made at the end of a default-profile build of the book (``jupyter-book build``),
+from the values it glued, and committed: the website's Colab buttons and README open them.
+Each copy records the values and a key of everything that decided them (the package's code, the
+chapter's code cells, the published results files), so a test finds a copy whose prose or code
+no longer matches its chapter (``python book/_ext/genadv_reader.py`` remakes the copies from
+their recorded values after a prose edit) and one whose numbers another code would change
+(then only a new default build can make them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ROOT / "notebooks"
+READER = ROOT / "reader"
+BIBLIOGRAPHY = ROOT / "book" / "references.bib"
+RESULTS = ROOT / "benchmarks" / "results"
+HIDDEN = "remove-cell"
+METADATA = "genadv_reader"
+NOT_VALUES = {"plotting", "display", "live", "__main__"}
+"""Package modules that draw or show results but never change a glued value."""
+
+GLUE = re.compile(r"\{glue:text\}`([^`]+)`")
+CITE = re.compile(r"\{cite(?::[pt])?\}`([^`]+)`")
+ADMONITION = re.compile(r"^:::\{admonition\}[ \t]*([^\n]*)\n(?::class:[^\n]*\n)?(.*?)^:::[ \t]*$",
+                        re.M | re.S)
+ANY_ROLE = re.compile(r"\{[a-z][\w:-]*\}`")
+
+
+class ReaderError(RuntimeError):
+    """A reader's notebook that cannot be made (a value missing, another code's values)."""
+
+
+def values_key(notebook: Mapping[str, Any]) -> str:
+    """A hash of what decides a chapter's glued values: the package's code (as syntax trees
+    without docstrings, so comments do not count), the chapter's code cells and the published
+    results it may read."""
+    from genadv_utils.keys import PACKAGE, normalised_source
+
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.glob("*.py")):
+        if path.stem not in NOT_VALUES:
+            digest.update(f"{path.stem}:{normalised_source(path.read_text())}".encode())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            digest.update(_text(cell).strip().encode())
+    for path in sorted(RESULTS.glob("*.json")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def glued_values(glue_file: Path) -> dict[str, str]:
+    """The ``text/plain`` of every value a chapter glued, from the ``NAME.glue.json`` that
+    myst-nb writes beside the executed notebook (none when the chapter glues nothing)."""
+    if not glue_file.is_file():
+        return {}
+    data = json.loads(glue_file.read_text())
+    return {name: output["data"]["text/plain"] for name, output in data.items()
+            if "text/plain" in output.get("data", {})}
+
+
+def references(path: Path = BIBLIOGRAPHY) -> dict[str, str]:
+    """``{key: "Larsen et al., 2016"}`` for every entry of the book's bibliography."""
+    found = {}
+    for entry in re.split(r"\n(?=@)", path.read_text()):
+        head = re.match(r"@\w+\{([^,]+),", entry.strip())
+        authors = re.search(r"author\s*=\s*\{(.*)\},?\s*\n", entry)
+        year = re.search(r"year\s*=\s*\{?(\d{4})", entry)
+        if not (head and authors and year):
+            continue
+        surnames = [a.split(",")[0].strip().strip("{}") for a in authors.group(1).split(" and ")]
+        who = (surnames[0] if len(surnames) == 1 else " and ".join(surnames) if len(surnames) == 2
+               else f"{surnames[0]} et al.")
+        found[head.group(1).strip()] = f"{who}, {year.group(1)}"
+    return found
+
+
+def _text(cell: Mapping[str, Any]) -> str:
+    source = cell["source"]
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _format(text: str, spec: str) -> str:
+    from myst_nb.core.variables import format_plain_text  # exactly as the website formats
+
+    return format_plain_text(text, spec)
+
+
+def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str],
+                   where: str = "") -> str:
+    """One Markdown cell of a chapter as CommonMark: roles replaced, admonitions folded."""
+    def glue(match: re.Match) -> str:
+        name, _, spec = match.group(1).partition(":")
+        if name not in values:
+            raise ReaderError(f"{where}: the text quotes {name!r}, which the build did not glue")
+        return _format(values[name], spec)
+
+    def cite(match: re.Match) -> str:
+        keys = [k.strip() for k in match.group(1).split(",")]
+        missing = [k for k in keys if k not in cited]
+        if missing:
+            raise ReaderError(f"{where}: {missing} not in {BIBLIOGRAPHY.name}")
+        return "(" + "; ".join(cited[k] for k in keys) + ")"
+
+    def fold(match: re.Match) -> str:
+        title, body = match.group(1).strip() or "Details", match.group(2).strip("\n")
+        return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>"
+
+    text = ADMONITION.sub(fold, CITE.sub(cite, GLUE.sub(glue, text)))
+    left = ANY_ROLE.search(text)
+    if left or ":::" in text:
+        raise ReaderError(f"{where}: MyST markup the reader's copy cannot show: "
+                          f"{(left.group(0) if left else ':::')!r}")
+    return text
+
+
+def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, name: str,
+                    built: Mapping[str, str]) -> dict[str, Any]:
+    """The reader's copy of ``source`` with the website's ``values`` (``{name: text/plain}``);
+    ``built`` says where and when they were measured (``{"date": ..., "machine": ...}``)."""
+    notebook = copy.deepcopy(dict(source))
+    cited = references()
+    quoted = {m.group(1).partition(":")[0] for c in source["cells"]
+              if c["cell_type"] == "markdown" for m in GLUE.finditer(_text(c))}
+    cells = []
+    for i, cell in enumerate(notebook["cells"]):
+        cell = dict(cell)
+        if cell["cell_type"] == "markdown":
+            cell["source"] = _lines(plain_markdown(_text(cell), values, cited,
+                                                   f"{name} cell {i}"))
+        elif cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+            if HIDDEN in cell.get("metadata", {}).get("tags", []):
+                text = _text(cell)
+                title = text.split("\n", 1)[0].lstrip("# ").strip() or "Checks"
+                body = text.split("\n", 1)[1] if text.startswith("#") else text
+                cell["source"] = _lines(f"#@title {title}\n{body}")
+                cell["metadata"] = {**cell["metadata"], "cellView": "form",
+                                    "jupyter": {"source_hidden": True}}
+        cells.append(cell)
+    intro = (f"*The reader's copy of `notebooks/{name}.ipynb`, for Colab and Jupyter.* The "
+             f"numbers in its text are the website's, computed by its build on {built['date']} "
+             f"on {built['machine']} in the `default` profile. Run the cells to compute your "
+             "own: they can differ a little on another machine, and a sentence your numbers "
+             "do not bear out prints one line and the notebook goes on. Cells titled *The "
+             "numbers the text below quotes* are folded; they keep the website's text honest.")
+    cells.insert(0, {"cell_type": "markdown", "id": "reader-note", "metadata": {},
+                     "source": _lines(intro)})
+    notebook["cells"] = cells
+    notebook["metadata"] = {**notebook.get("metadata", {}), METADATA: {
+        "source": f"notebooks/{name}.ipynb", "key": values_key(source), **built,
+        "values": {k: values[k] for k in sorted(quoted)}}}
+    return notebook
+
+
+def write(path: Path, notebook: Mapping[str, Any]) -> None:
+    """As the project's notebooks are written: one-space indent, UTF-8, a final newline; into a
+    temporary file first, so an interrupted write leaves the old copy whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    partial.replace(path)
+
+
+def from_build(execute_dir: Path, built: Mapping[str, str]) -> list[Path]:
+    """Every chapter's reader copy from a default build's executed notebooks' glue files."""
+    written = []
+    for source_path in sorted(SOURCES.glob("*.ipynb")):
+        source = json.loads(source_path.read_text())
+        values = glued_values(execute_dir / "notebooks" / f"{source_path.stem}.glue.json")
+        path = READER / source_path.name
+        write(path, reader_notebook(source, values, name=source_path.stem, built=built))
+        written.append(path)
+    return written
+
+
+def expected(source_path: Path) -> dict[str, Any]:
+    """What the reader copy of ``source_path`` should be, from the values its committed copy
+    records; :class:`ReaderError` when there is no copy or its values came from other code."""
+    path = READER / source_path.name
+    if not path.is_file():
+        raise ReaderError(f"{path.relative_to(ROOT)} is missing: build the book in the default "
+                          "profile (jupyter-book build --all .), which writes it")
+    source = json.loads(source_path.read_text())
+    record = json.loads(path.read_text())["metadata"][METADATA]
+    if record["key"] != values_key(source):
+        raise ReaderError(f"{path.relative_to(ROOT)} quotes values computed by other code (the "
+                          "package, the chapter's code cells or a results file changed): build "
+                          "the book in the default profile to remake it")
+    built = {"date": record["date"], "machine": record["machine"]}
+    return reader_notebook(source, record["values"], name=source_path.stem, built=built)
+
+
+def today(machine: str) -> dict[str, str]:
+    return {"date": datetime.date.today().isoformat(), "machine": machine}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(
+        "Remake the reader's notebooks (reader/) from the chapters and the values their "
+        "copies record, after an edit of the chapters' prose; --check only compares."))
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if a copy differs from what its chapter makes")
+    args = parser.parse_args(argv)
+    stale = []
+    for source_path in sorted(SOURCES.glob("*.ipynb")):
+        path = READER / source_path.name
+        try:
+            notebook = expected(source_path)
+        except ReaderError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if json.loads(path.read_text()) != notebook:
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                write(path, notebook)
+    verb = "differ from their chapters" if args.check else "remade"
+    print(f"{len(stale)} reader notebooks {verb}" + (f": {', '.join(map(str, stale))}"
+                                                     if stale else ""))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

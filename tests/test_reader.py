@@ -1,0 +1,136 @@
+"""The reader's notebooks (``reader/``): what Colab and Jupyter show of each chapter.
+
+Each copy must be its chapter (same prose, same code) with the website's numbers in place of
+the roles, render as plain CommonMark without a trace of MyST, and quote values computed by
+today's code. pytest runs the copies top to bottom (``testpaths`` in pyproject.toml) on a plain
+kernel; the book's build runs the chapters themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import genadv_reader  # noqa: E402
+
+CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BOOKKEEPING = re.compile(r"\b(display\.)?(glue|check)\(")
+LEFT_OVER_MYST = re.compile(r"\{[a-z][\w:-]*\}<code>|:::|language-\{|\{glue|\{cite")
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def _text(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def _hidden(cell: dict) -> bool:
+    return genadv_reader.HIDDEN in cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_reader_copy_is_its_chapter_with_todays_numbers(chapter):
+    """The committed copy is what its chapter and its recorded values make; the message says
+    which command remakes it."""
+    committed = json.loads((genadv_reader.READER / chapter.name).read_text())
+    assert committed == genadv_reader.expected(chapter), (
+        f"reader/{chapter.name} is not its chapter's copy: run "
+        "`python book/_ext/genadv_reader.py` after editing the chapter's prose")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_reader_copy_renders_as_commonmark_without_myst(chapter):
+    """Colab and Jupyter render Markdown as CommonMark: no role, fence or directive shows."""
+    render = MarkdownIt("commonmark").render
+    for index, cell in enumerate(_cells(genadv_reader.READER / chapter.name)):
+        if cell["cell_type"] == "markdown":
+            html = render(_text(cell))
+            left = LEFT_OVER_MYST.search(html)
+            assert not left, f"reader/{chapter.name} cell {index} shows {left.group(0)!r}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_reader_copy_has_no_outputs_and_folds_the_checks(chapter):
+    for cell in _cells(genadv_reader.READER / chapter.name):
+        if cell["cell_type"] == "code":
+            assert not cell["outputs"] and cell["execution_count"] is None
+            if _hidden(cell):
+                assert _text(cell).startswith("#@title ")
+                assert cell["metadata"]["jupyter"]["source_hidden"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_teaching_cells_hold_almost_no_bookkeeping(chapter):
+    """Glue and checks live in the cells the website hides: at most 5 % of the code lines a
+    reader sees are bookkeeping."""
+    seen = [line for cell in _cells(chapter) if cell["cell_type"] == "code" and not _hidden(cell)
+            for line in _text(cell).splitlines() if line.strip()]
+    kept = [line for line in seen if BOOKKEEPING.search(line)]
+    assert len(kept) <= 0.05 * len(seen), kept
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_glued_name_is_a_literal_a_reader_can_grep(chapter):
+    for cell in _cells(chapter):
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse(_text(cell))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr",
+                                                       getattr(node.func, "id", "")) == "glue"):
+                assert isinstance(node.args[0], ast.Constant), ast.unparse(node)
+
+
+def test_a_role_becomes_the_websites_value_formatted_as_the_website_does():
+    text = "distance {glue:text}`fd:.1f`, {glue:text}`share:.0f` %, by {glue:text}`who`"
+    values = {"fd": "34.5678", "share": "76.8", "who": "GAN"}
+    assert genadv_reader.plain_markdown(text, values, {}) == "distance 34.6, 77 %, by GAN"
+
+
+def test_citations_and_solutions_become_plain_markdown():
+    cited = genadv_reader.references()
+    assert cited["larsen2016"] == "Larsen et al., 2016"
+    text = ("as {cite}`larsen2016` show.\n\n:::{admonition} Solution\n:class: dropdown\n"
+            "It is **sharper**.\n:::\n")
+    plain = genadv_reader.plain_markdown(text, {}, cited)
+    assert plain.startswith("as (Larsen et al., 2016) show.")
+    assert "<details>\n<summary>Solution</summary>\n\nIt is **sharper**.\n\n</details>" in plain
+
+
+def test_a_missing_value_or_unknown_markup_is_one_clear_error():
+    with pytest.raises(genadv_reader.ReaderError, match="'fd', which the build did not glue"):
+        genadv_reader.plain_markdown("{glue:text}`fd:.1f`", {}, {}, "ch cell 3")
+    with pytest.raises(genadv_reader.ReaderError, match="cannot show"):
+        genadv_reader.plain_markdown("see {numref}`fig-a`", {}, {}, "ch cell 4")
+
+
+def test_a_copy_from_other_code_is_refused(tmp_path, monkeypatch):
+    """A copy whose key no longer matches its chapter's code names the command that remakes it."""
+    chapter = CHAPTERS[0]
+    copy = json.loads((genadv_reader.READER / chapter.name).read_text())
+    copy["metadata"][genadv_reader.METADATA]["key"] = "0" * 16
+    (tmp_path / chapter.name).write_text(json.dumps(copy))
+    monkeypatch.setattr(genadv_reader, "READER", tmp_path)
+    with pytest.raises(genadv_reader.ReaderError, match="build the book in the default profile"):
+        genadv_reader.expected(chapter)
+
+
+def test_readme_opens_each_chapters_reader_copy_in_colab():
+    """README's Colab links open the copies the tests check, in the configured repository."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    repository = config["url"].removeprefix("https://github.com/")
+    links = re.findall(r"\(https://colab\.research\.google\.com/github/([^)]+)\)",
+                       (ROOT / "README.md").read_text())
+    expected = [f"{repository}/blob/{config['branch']}/reader/{c.name}" for c in CHAPTERS]
+    assert links == expected
