@@ -1,5 +1,6 @@
 """Notebook hygiene: clean, listed in the book, one parameters cell, Colab set-up that agrees
-with the repository address in _config.yml. (nbmake executes them: see pyproject.toml.)"""
+with the repository address in _config.yml. (nbmake executes their reader copies, reader/, which
+tests/test_reader.py holds to them: see pyproject.toml.)"""
 
 import ast
 from pathlib import Path

@@ -1,8 +1,8 @@
 """Every notebook, top to bottom on a fresh kernel, with ``dataset = "fashion-mnist"``.
 
-nbmake runs the notebooks as committed (MNIST); this runs each once more with the dataset
-parameter overridden the way papermill does it: a cell tagged ``injected-parameters`` right
-after the ``parameters`` cell. The profile is the tests' (``smoke`` unless set).
+nbmake runs their reader copies as committed (MNIST); this runs each chapter once more with the
+dataset parameter overridden the way papermill does it: a cell tagged ``injected-parameters``
+right after the ``parameters`` cell. The profile is the tests' (``smoke`` unless set).
 """
 
 from __future__ import annotations

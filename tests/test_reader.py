@@ -99,10 +99,10 @@ def test_a_role_becomes_the_websites_value_formatted_as_the_website_does():
 def test_citations_and_solutions_become_plain_markdown():
     cited = genadv_reader.references()
     assert cited["larsen2016"] == "Larsen et al., 2016"
-    text = ("as {cite}`larsen2016` show.\n\n:::{admonition} Solution\n:class: dropdown\n"
-            "It is **sharper**.\n:::\n")
+    text = ("as {cite}`larsen2016` show; Larsen et al. {cite}`larsen2016` say.\n\n"
+            ":::{admonition} Solution\n:class: dropdown\nIt is **sharper**.\n:::\n")
     plain = genadv_reader.plain_markdown(text, {}, cited)
-    assert plain.startswith("as (Larsen et al., 2016) show.")
+    assert plain.startswith("as (Larsen et al., 2016) show; Larsen et al. (2016) say.")
     assert "<details>\n<summary>Solution</summary>\n\nIt is **sharper**.\n\n</details>" in plain
 
 

@@ -128,6 +128,9 @@ def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str
         missing = [k for k in keys if k not in cited]
         if missing:
             raise ReaderError(f"{where}: {missing} not in {BIBLIOGRAPHY.name}")
+        before = match.string[:match.start()].rstrip()
+        if len(keys) == 1 and before.endswith(cited[keys[0]].rsplit(", ", 1)[0]):
+            return "(" + cited[keys[0]].rsplit(", ", 1)[1] + ")"  # "Larsen et al. (2016)"
         return "(" + "; ".join(cited[k] for k in keys) + ")"
 
     def fold(match: re.Match) -> str:
