@@ -134,3 +134,11 @@ def test_readme_opens_each_chapters_reader_copy_in_colab():
                        (ROOT / "README.md").read_text())
     expected = [f"{repository}/blob/{config['branch']}/reader/{c.name}" for c in CHAPTERS]
     assert links == expected
+
+
+def test_every_bibliography_entry_gives_authors_and_year():
+    cited = genadv_reader.references()
+    entries = (ROOT / "book" / "references.bib").read_text().count("\n@") + 1
+    assert len(cited) == entries
+    assert cited["yazici2019"] == "Yazıcı et al., 2019"
+    assert cited["arjovsky2017"] == "Arjovsky and Bottou, 2017"

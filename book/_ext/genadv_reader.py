@@ -87,15 +87,41 @@ def references(path: Path = BIBLIOGRAPHY) -> dict[str, str]:
     found = {}
     for entry in re.split(r"\n(?=@)", path.read_text()):
         head = re.match(r"@\w+\{([^,]+),", entry.strip())
-        authors = re.search(r"author\s*=\s*\{(.*)\},?\s*\n", entry)
-        year = re.search(r"year\s*=\s*\{?(\d{4})", entry)
+        authors, year = _field(entry, "author"), _field(entry, "year")
         if not (head and authors and year):
             continue
-        surnames = [a.split(",")[0].strip().strip("{}") for a in authors.group(1).split(" and ")]
+        surnames = [_plain(a.split(",")[0]) for a in re.split(r"\s+and\s+", authors)]
         who = (surnames[0] if len(surnames) == 1 else " and ".join(surnames) if len(surnames) == 2
                else f"{surnames[0]} et al.")
-        found[head.group(1).strip()] = f"{who}, {year.group(1)}"
+        found[head.group(1).strip()] = f"{who}, {year}"
     return found
+
+
+def _field(entry: str, name: str) -> str | None:
+    """A BibTeX field's value, braces balanced, over as many lines as it takes."""
+    start = re.search(rf"\b{name}\s*=\s*", entry)
+    if not start:
+        return None
+    text, i = entry[start.end():], 0
+    if not text.startswith("{"):
+        return re.match(r"[^,\n}]*", text).group(0).strip()
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            break
+    return " ".join(text[1:i].split())
+
+
+_LATEX = {"{\\i}": "ı", "\\i": "ı", "\\'e": "é", "\\'E": "É", '\\"a': "ä", '\\"o': "ö",
+          '\\"u': "ü", "\\'a": "á", "\\`e": "è"}
+
+
+def _plain(name: str) -> str:
+    """A BibTeX name without its LaTeX accents and braces."""
+    for code, char in _LATEX.items():
+        name = name.replace(code, char)
+    return name.replace("{", "").replace("}", "").strip()
 
 
 def _text(cell: Mapping[str, Any]) -> str:
