@@ -236,12 +236,12 @@ def expected(source_path: Path) -> dict[str, Any]:
     records; :class:`ReaderError` when there is no copy or its values came from other code."""
     path = READER / source_path.name
     if not path.is_file():
-        raise ReaderError(f"{path.relative_to(ROOT)} is missing: build the book in the default "
+        raise ReaderError(f"{path.parent.name}/{path.name} is missing: build the book in the default "
                           "profile (jupyter-book build --all .), which writes it")
     source = json.loads(source_path.read_text())
     record = json.loads(path.read_text())["metadata"][METADATA]
     if record["key"] != values_key(source):
-        raise ReaderError(f"{path.relative_to(ROOT)} quotes values computed by other code (the "
+        raise ReaderError(f"{path.parent.name}/{path.name} quotes values computed by other code (the "
                           "package, the chapter's code cells or a results file changed): build "
                           "the book in the default profile to remake it")
     built = {"date": record["date"], "machine": record["machine"]}
