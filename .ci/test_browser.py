@@ -398,12 +398,19 @@ def jupyterlab(tmp_path_factory) -> Iterator[str]:
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false"}))  # no pop-up asking to fetch news
+    saving = settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
+    saving.parent.mkdir(parents=True)
+    saving.write_text(json.dumps({"autosave": False}))  # the committed copy stays as it is
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     lab = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
+         "--ip=127.0.0.1", "--allow-root", "--IdentityProvider.token=",
+         "--ServerApp.password=",
          f"--ServerApp.root_dir={ROOT}", f"--LabApp.user_settings_dir={settings}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
