@@ -165,7 +165,8 @@ def _colab_opens_the_reader_copy(app, pagename, templatename, context, doctree) 
     target = f"/{genadv_reader.READER.name}/{pagename.rsplit('/', 1)[-1]}.ipynb"
     for group in context.get("header_buttons", []):
         for button in group.get("buttons", []) if isinstance(group, dict) else []:
-            if button.get("url", "").endswith(source):
+            url = button.get("url", "")
+            if url.startswith("https://") and url.endswith(source):  # not the download button
                 button["url"] = button["url"][: -len(source)] + target
 
 
