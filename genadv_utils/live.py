@@ -295,8 +295,8 @@ def denoiser(model: nn.Module, fitted_pca: Any, k: int, images: torch.Tensor, *,
     return Widget("denoise", networks,
                   {"images": _b64(picks, torch.uint8), "noise": kind, "level": level,
                    "pca_k": k},
-                  "Draw a digit (or pick a test digit), choose a noise, and watch both "
-                  "denoisers answer.")
+                  "Draw a digit (or pick a test digit), choose a noise, and watch each "
+                  "denoiser answer.")
 
 
 def latent_plane(model: nn.Module, codes: torch.Tensor, labels: torch.Tensor,
