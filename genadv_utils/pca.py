@@ -28,6 +28,12 @@ def _flat(images: torch.Tensor) -> np.ndarray:
     return images.detach().reshape(len(images), -1).to("cpu", torch.float64).numpy()
 
 
+def _images(flat: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """Flat rows clipped to [0, 1], back in the shape and on the device of ``like``."""
+    out = torch.from_numpy(np.clip(flat, 0.0, 1.0)).float()
+    return out.reshape(like.shape).to(like.device)
+
+
 def fit_pca(images: torch.Tensor, n_components: int | None = None, seed: int = 0) -> PCA:
     """Fit PCA to images ``[N, 1, H, W]`` (all components when ``n_components`` is ``None``)."""
     if len(images) < 2:
@@ -54,9 +60,7 @@ def reconstruct(pca: PCA, images: torch.Tensor, k: int) -> torch.Tensor:
     """Rank-``k`` reconstructions, clipped to [0, 1], in the images' shape."""
     _check_k(pca, k)
     w = pca.components_[:k]
-    flat = (_flat(images) - pca.mean_) @ w.T @ w + pca.mean_
-    out = torch.from_numpy(np.clip(flat, 0.0, 1.0)).float()
-    return out.reshape(images.shape).to(images.device)
+    return _images((_flat(images) - pca.mean_) @ w.T @ w + pca.mean_, images)
 
 
 def _check_k(pca: PCA, k: int) -> None:
@@ -94,14 +98,14 @@ class Wiener:
         if images[0].numel() != len(self.weight):
             raise ValueError(f"this Wiener filter takes images of {len(self.weight)} pixels, "
                              f"got {tuple(images.shape[1:])}")
-        flat = (_flat(images) - self.mean_noisy) @ self.weight.T + self.mean_clean
-        out = torch.from_numpy(np.clip(flat, 0.0, 1.0)).float()
-        return out.reshape(images.shape).to(images.device)
+        return _images((_flat(images) - self.mean_noisy) @ self.weight.T + self.mean_clean,
+                       images)
 
     def gains(self, pca: PCA) -> np.ndarray:
-        """How much of each principal component (of ``pca``, fitted on clean images) the filter
-        keeps: $u_i^\top W u_i$. Truncation keeps 1 up to $k$ and 0 after; for added white noise
-        the Wiener filter keeps $\lambda_i / (\lambda_i + \sigma^2)$."""
+        r"""The filter's gain on each principal component (of ``pca``, fitted on clean images):
+        $u_i^\top W u_i$. Truncation's gain is 1 up to $k$ and 0 after; for white noise added to
+        the image the Wiener filter's is $\lambda_i / (\lambda_i + \sigma^2)$, below 1. For
+        noise clipped to [0, 1] (chapter 1) it can exceed 1 on the strongest components."""
         u = pca.components_
         return np.einsum("id,de,ie->i", u, self.weight, u)
 
