@@ -30,12 +30,7 @@ def _cells(path: Path) -> list[dict]:
     return json.loads(path.read_text())["cells"]
 
 
-def _text(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _hidden(cell: dict) -> bool:
-    return genadv_reader.HIDDEN in cell.get("metadata", {}).get("tags", [])
+_text, _hidden = genadv_reader.cell_text, genadv_reader.is_hidden
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)

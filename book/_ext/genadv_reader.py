@@ -66,7 +66,7 @@ def values_key(notebook: Mapping[str, Any]) -> str:
             digest.update(f"{path.stem}:{normalised_source(path.read_text())}".encode())
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
-            digest.update(_text(cell).strip().encode())
+            digest.update(cell_text(cell).strip().encode())
     for path in sorted(RESULTS.glob("*.json")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -124,9 +124,15 @@ def _plain(name: str) -> str:
     return name.replace("{", "").replace("}", "").strip()
 
 
-def _text(cell: Mapping[str, Any]) -> str:
+def cell_text(cell: Mapping[str, Any]) -> str:
+    """A notebook cell's source as one string."""
     source = cell["source"]
     return source if isinstance(source, str) else "".join(source)
+
+
+def is_hidden(cell: Mapping[str, Any]) -> bool:
+    """Whether ``cell`` is one of the chapter's hidden check cells."""
+    return HIDDEN in cell.get("metadata", {}).get("tags", [])
 
 
 def _lines(text: str) -> list[str]:
@@ -178,17 +184,17 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
     notebook = copy.deepcopy(dict(source))
     cited = references()
     quoted = {m.group(1).partition(":")[0] for c in source["cells"]
-              if c["cell_type"] == "markdown" for m in GLUE.finditer(_text(c))}
+              if c["cell_type"] == "markdown" for m in GLUE.finditer(cell_text(c))}
     cells = []
     for i, cell in enumerate(notebook["cells"]):
         cell = dict(cell)
         if cell["cell_type"] == "markdown":
-            cell["source"] = _lines(plain_markdown(_text(cell), values, cited,
+            cell["source"] = _lines(plain_markdown(cell_text(cell), values, cited,
                                                    f"{name} cell {i}"))
         elif cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
-            if HIDDEN in cell.get("metadata", {}).get("tags", []):
-                text = _text(cell)
+            if is_hidden(cell):
+                text = cell_text(cell)
                 title = text.split("\n", 1)[0].lstrip("# ").strip() or "Checks"
                 body = text.split("\n", 1)[1] if text.startswith("#") else text
                 cell["source"] = _lines(f"#@title {title}\n{body}")
