@@ -385,6 +385,14 @@ READER_SHOWN = "04_vae_gan"
 """The reader notebook opened in JupyterLab (the book's centrepiece)."""
 
 
+LAB_SETTINGS = {
+    "notebook-extension/tracker": {"windowingMode": "none"},  # every cell in the page
+    "apputils-extension/notification": {"fetchNews": "false"},  # no pop-up asking for news
+    "docmanager-extension/plugin": {"autosave": False},  # the committed copy stays as it is
+}
+"""JupyterLab's settings for the test: plugin → values."""
+
+
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory) -> Iterator[str]:
     """JupyterLab on a free local port, serving the repository, every cell rendered (no
@@ -395,15 +403,10 @@ def jupyterlab(tmp_path_factory) -> Iterator[str]:
     import urllib.request
 
     settings = tmp_path_factory.mktemp("lab-settings")
-    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
-    tracker.parent.mkdir(parents=True)
-    tracker.write_text(json.dumps({"windowingMode": "none"}))
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text(json.dumps({"fetchNews": "false"}))  # no pop-up asking to fetch news
-    saving = settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
-    saving.parent.mkdir(parents=True)
-    saving.write_text(json.dumps({"autosave": False}))  # the committed copy stays as it is
+    for plugin, values in LAB_SETTINGS.items():
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
