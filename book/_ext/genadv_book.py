@@ -161,8 +161,8 @@ def _colab_opens_the_reader_copy(app, pagename, templatename, context, doctree) 
     """The launch buttons of a chapter open its reader copy, not the book's source."""
     import genadv_reader
 
-    source = f"/{genadv_reader.SOURCES.name}/{pagename.rsplit('/', 1)[-1]}.ipynb"
-    target = f"/{genadv_reader.READER.name}/{pagename.rsplit('/', 1)[-1]}.ipynb"
+    file = f"{pagename.rsplit('/', 1)[-1]}.ipynb"
+    source, target = f"/{genadv_reader.SOURCES.name}/{file}", f"/{genadv_reader.READER.name}/{file}"
     for group in context.get("header_buttons", []):
         for button in group.get("buttons", []) if isinstance(group, dict) else []:
             url = button.get("url", "")
