@@ -65,6 +65,17 @@ def smoothed_step(state, batch):
             "d_fake": torch.sigmoid(fake_logits).mean()}
 
 
+def _small_first(seed: int):
+    """The chapter's first GAN recipe in the exercises' small size, with this seed."""
+    return gan.settings("default", seed=seed, **{**gan.FIRST_RECIPE, **SMALL})
+
+
+def _sample_quality(model, reference, test) -> dict:
+    """The sample metrics of 10k draws of ``model`` (seed 0)."""
+    images = model.sample(10_000, torch.Generator().manual_seed(0))
+    return metrics.sample_quality(reference, images, test)
+
+
 def gan_exercises(splits, reference) -> None:
     test = splits.test.images
     print("\nChapter 3, exercise 1: the first recipe's small runs with a faster discriminator, "
@@ -75,13 +86,12 @@ def gan_exercises(splits, reference) -> None:
     for factor in (1, 5, 25):
         got = {"d_real": [], "d_fake": [], "fd": [], "recall": []}
         for seed in SEEDS:
-            first = gan.settings("default", seed=seed, **{**gan.FIRST_RECIPE, **SMALL})
+            first = _small_first(seed)
             run = gan.train(dataclasses.replace(
                 first, lr_discriminator=factor * first.lr_discriminator), splits,
                 progress=False)
             d_real, d_fake = _late_d(run.history)
-            images = run.model.sample(10_000, torch.Generator().manual_seed(0))
-            quality = metrics.sample_quality(reference, images, test)
+            quality = _sample_quality(run.model, reference, test)
             for key, value in (("d_real", d_real), ("d_fake", d_fake),
                                ("fd", quality["frechet_distance"]),
                                ("recall", quality["recall"])):
@@ -95,11 +105,9 @@ def gan_exercises(splits, reference) -> None:
           f"seeds {SEEDS}")
     got = {"d_real": [], "fd": []}
     for seed in SEEDS:
-        first = gan.settings("default", seed=seed, **{**gan.FIRST_RECIPE, **SMALL})
-        run = gan.train(first, splits, step=smoothed_step, progress=False)
+        run = gan.train(_small_first(seed), splits, step=smoothed_step, progress=False)
         got["d_real"].append(_late_d(run.history)[0])
-        images = run.model.sample(10_000, torch.Generator().manual_seed(0))
-        got["fd"].append(metrics.sample_quality(reference, images, test)["frechet_distance"])
+        got["fd"].append(_sample_quality(run.model, reference, test)["frechet_distance"])
     print(f"smoothed: D(x) {_spread(got['d_real'])}, Fréchet distance {_spread(got['fd'], 0)}; "
           f"plain (exercise 1, 1×): D(x) {_spread(rows[1]['d_real'])}, "
           f"Fréchet distance {_spread(rows[1]['fd'], 0)}", flush=True)
