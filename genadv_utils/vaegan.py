@@ -82,7 +82,7 @@ class VAEGANSettings:
     width: int = 32  # the decoder's and discriminator's channels, as in the DCGAN
     encoder_width: int = 16  # the encoder's, as in the VAE
     hidden: int = 512
-    dense: int = 0  # a hidden dense layer after Dis_l, before D's logit (0: none)
+    dense: int = 512  # a hidden layer between Dis_l and D's logit, as in the paper (0: none)
     similarity: str = "learned"  # "pixels": the same networks trained as a VAE, no D
     refine: bool = True  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
     average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
@@ -113,9 +113,16 @@ class VAEGANSettings:
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 3000}}
 """What each profile changes in :class:`VAEGANSettings`."""
 
-FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0}
+FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0}
 """What the chapter's first recipe (the book's earlier editions, 5 epochs in the default
 profile) sets differently from :class:`VAEGANSettings`'s defaults."""
+
+
+def in_band(real_cost: float, fake_cost: float,
+            equilibrium: float = VAEGANSettings.equilibrium,
+            margin: float = VAEGANSettings.margin) -> bool:
+    """Whether both of D's costs lie inside the band the rule keeps them in."""
+    return all(abs(cost - equilibrium) <= margin for cost in (real_cost, fake_cost))
 
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
@@ -166,10 +173,8 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
     real_cost = F.softplus(-real_logits).mean()  # -log D(x)
     fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)),
                        + F.softplus(sampled_logits).mean())  # their mean
-    train_d, train_g = True, True
-    if balance:
-        train_d, train_g = equilibrium_rule(
-            real_cost.item(), fake_cost.item(), equilibrium, margin)
+    costs = real_cost.item(), fake_cost.item()
+    train_d, train_g = equilibrium_rule(*costs, equilibrium, margin) if balance else (True, True)
     # The decoder's GAN term, non-saturating: -log D(x~) - log D(x_p)
     fool = F.softplus(-rec_logits).mean() + F.softplus(-sampled_logits).mean()
     objectives = {
@@ -193,7 +198,8 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
             "acc_real": (real_logits > 0).float().mean(),
             "acc_rec": (rec_logits < 0).float().mean(),
             "acc_sampled": (sampled_logits < 0).float().mean(),
-            "skip_d": float(not train_d), "skip_g": float(not train_g)}
+            "skip_d": float(not train_d), "skip_g": float(not train_g),
+            "in_band": float(in_band(*costs, equilibrium, margin))}
 
 
 def pixel_vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,

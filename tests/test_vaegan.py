@@ -31,6 +31,16 @@ def test_equilibrium_rule(real, fake, expected):
     assert vaegan.equilibrium_rule(real, fake) == expected
 
 
+@pytest.mark.parametrize("real, fake, expected", [
+    (math.log(2), math.log(2), True),  # at chance: the band's centre
+    (0.4, 1.0, True),                  # both inside (0.34 to 1.04)
+    (0.3, 0.7, False),                 # real cost below the band
+    (0.7, 1.1, False),                 # fake cost above it
+])
+def test_in_band_asks_both_costs_to_lie_inside(real, fake, expected):
+    assert vaegan.in_band(real, fake) is expected
+
+
 def test_the_band_is_centred_where_a_discriminator_at_chance_lies():
     assert vaegan.VAEGANSettings.equilibrium == pytest.approx(math.log(2))
     assert vaegan.equilibrium_rule(math.log(3), math.log(1.5)) == (True, False)
@@ -54,7 +64,7 @@ def test_a_discriminator_answering_one_half_costs_log_2_on_each_side_and_pauses_
     out = vaegan.RECIPE.step(settings)(state, (real, None))
     assert out["d_real_cost"].item() == pytest.approx(math.log(2), abs=1e-6)
     assert out["d_fake_cost"].item() == pytest.approx(math.log(2), abs=1e-6)
-    assert out["skip_d"] == 0.0 and out["skip_g"] == 0.0
+    assert out["skip_d"] == 0.0 and out["skip_g"] == 0.0 and out["in_band"] == 1.0
 
 
 def test_the_discriminator_weighs_real_against_the_mean_of_both_fakes():
@@ -138,8 +148,8 @@ def tiny_vaegan(tmp_path_factory):
 def test_training_records_the_diagnostics_and_improves_reconstructions(tiny_vaegan):
     h = tiny_vaegan.history
     assert {"kl", "feature_rec", "acc_real", "acc_rec", "acc_sampled", "skip_d",
-            "skip_g"} <= set(h.steps[0])
-    assert all(0 <= s["skip_d"] <= 1 for s in h.steps)
+            "skip_g", "in_band"} <= set(h.steps[0])
+    assert all(0 <= s["skip_d"] <= 1 and s["in_band"] in (0.0, 1.0) for s in h.steps)
     first, last = h.series("val_rec_mse")
     assert last < first
     assert len(h.snapshots) == 1 + 4 + 2
