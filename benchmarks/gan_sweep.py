@@ -7,9 +7,11 @@ about five minutes on the 2-core machine the book is built on (a candidate witho
 ``epochs_for_minutes``), so the rows compare quality at about equal training time; the seconds
 column says how equal. Runs are cached in the run store like every other run, so re-running the
 script reloads them, and the default's run is the one the book reloads. ``--time`` instead times
-today's recipe and the default side by side, in turns, in one process. Every candidate draws 10k samples, scored against the 10k test
-images in the evaluation classifier's features: Fréchet distance (lower is better), coverage,
-precision and recall, and the share *recognised* (top class at least 90 % likely).
+today's recipe and the default side by side, in turns, in one process. Every candidate draws
+10k samples, scored against the 10k test images in the evaluation classifier's features:
+Fréchet distance (lower is better), coverage, precision and recall, and the share *recognised*
+(top class at least 90 % likely); a VAE-GAN's reconstructions of the test images too, and how
+often its players were paused.
 
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --only today,defaults
