@@ -118,8 +118,7 @@ FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 
 profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 
-def in_band(real_cost: float, fake_cost: float,
-            equilibrium: float = VAEGANSettings.equilibrium,
+def in_band(real_cost: float, fake_cost: float, equilibrium: float = VAEGANSettings.equilibrium,
             margin: float = VAEGANSettings.margin) -> bool:
     """Whether both of D's costs lie inside the band the rule keeps them in."""
     return all(abs(cost - equilibrium) <= margin for cost in (real_cost, fake_cost))
@@ -127,8 +126,7 @@ def in_band(real_cost: float, fake_cost: float,
 
 def equilibrium_rule(real_cost: float, fake_cost: float,
                      equilibrium: float = VAEGANSettings.equilibrium,
-                     margin: float = VAEGANSettings.margin
-                     ) -> tuple[bool, bool]:
+                     margin: float = VAEGANSettings.margin) -> tuple[bool, bool]:
     """Which players to update: ``(discriminator, decoder's GAN term)``,
     as in the authors' code (there a paused decoder skips its whole
     update). The band is centred at chance, log 2. D pauses when its cost
