@@ -118,35 +118,35 @@ FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 
 profile) sets differently from :class:`VAEGANSettings`'s defaults."""
 
 
-def in_band(real_cost: float, fake_cost: float, equilibrium: float = VAEGANSettings.equilibrium,
-            margin: float = VAEGANSettings.margin) -> bool:
-    """Whether both of D's costs lie inside the band the rule keeps them in."""
-    return all(abs(cost - equilibrium) <= margin for cost in (real_cost, fake_cost))
+def band(equilibrium: float = VAEGANSettings.equilibrium,
+         margin: float = VAEGANSettings.margin) -> tuple[float, float]:
+    """The interval ``(low, high)`` the rule keeps both of D's costs in, centred at chance."""
+    return equilibrium - margin, equilibrium + margin
 
 
-def equilibrium_rule(real_cost: float, fake_cost: float,
-                     equilibrium: float = VAEGANSettings.equilibrium,
-                     margin: float = VAEGANSettings.margin) -> tuple[bool, bool]:
-    """Which players to update: ``(discriminator, decoder's GAN term)``,
-    as in the authors' code (there a paused decoder skips its whole
-    update). The band is centred at chance, log 2. D pauses when its cost
-    on real or on fake images falls below ``equilibrium - margin``
-    (winning too easily); the GAN term pauses when either rises above
-    ``equilibrium + margin`` (D is lost, its verdict no guide). If both
-    would pause, both train."""
-    train_d = min(real_cost, fake_cost) >= equilibrium - margin
-    train_g = max(real_cost, fake_cost) <= equilibrium + margin
+def in_band(real_cost: float, fake_cost: float, *where: float) -> bool:
+    """Whether both of D's costs lie inside the :func:`band` (``where``: centre, half-width)."""
+    low, high = band(*where)
+    return low <= min(real_cost, fake_cost) and max(real_cost, fake_cost) <= high
+
+
+def equilibrium_rule(real_cost: float, fake_cost: float, *where: float) -> tuple[bool, bool]:
+    """Which players to update: ``(discriminator, decoder's GAN term)``, as in the authors'
+    code (there a paused decoder skips its whole update). D pauses when its cost on real or on
+    fake images falls below the :func:`band` (winning too easily); the GAN term pauses when
+    either rises above it (D is lost, its verdict no guide). If both would pause, both train."""
+    low, high = band(*where)
+    train_d = min(real_cost, fake_cost) >= low
+    train_g = max(real_cost, fake_cost) <= high
     if not (train_d or train_g):
         return True, True
     return train_d, train_g
 
 
-def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
-                gamma: float, balance: bool = True,
-                equilibrium: float = VAEGANSettings.equilibrium,
-                margin: float = VAEGANSettings.margin,
-                average_decay: float = 0.0, kl_weight: float = 1.0
-                ) -> dict[str, torch.Tensor | float]:
+def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, gamma: float,
+                balance: bool = True, equilibrium: float = VAEGANSettings.equilibrium,
+                margin: float = VAEGANSettings.margin, average_decay: float = 0.0,
+                kl_weight: float = 1.0) -> dict[str, torch.Tensor | float]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
     kl_weight * KL + feature reconstruction, the decoder gamma * feature
     reconstruction + its GAN loss, the discriminator its GAN loss only."""

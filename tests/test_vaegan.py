@@ -43,6 +43,9 @@ def test_in_band_asks_both_costs_to_lie_inside(real, fake, expected):
 
 def test_the_band_is_centred_where_a_discriminator_at_chance_lies():
     assert vaegan.VAEGANSettings.equilibrium == pytest.approx(math.log(2))
+    assert vaegan.band(0.7, 0.2) == pytest.approx((0.5, 0.9))
+    assert vaegan.in_band(0.55, 0.85, 0.7, 0.2) and not vaegan.in_band(0.45, 0.85, 0.7, 0.2)
+    assert vaegan.equilibrium_rule(0.45, 0.95, 0.7, 0.2) == (True, True)  # both out: both train
     assert vaegan.equilibrium_rule(math.log(3), math.log(1.5)) == (True, False)
 
 
