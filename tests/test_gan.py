@@ -98,6 +98,8 @@ def test_a_discriminator_with_a_dense_layer_keeps_its_shapes():
     images = torch.rand(5, 1, 28, 28)
     assert net.features(images).shape == (5, 8 * 7 * 7) and net(images).shape == (5,)
     assert net.head[0].out_features == 10
+    pair = gan.network(gan.settings("smoke", width=4, latent_size=8, dense=6))
+    assert pair.discriminator.head[0].out_features == 6
 
 
 @pytest.fixture(scope="module")
