@@ -1,6 +1,7 @@
 """The comparison chapter's tools: the metrics' sanity checks rank sets whose answer we know,
 and `evaluation.compare` measures each model by what it can do."""
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -129,6 +130,29 @@ def test_the_published_fashion_mnist_table_is_todays():
     record, changed = evaluation.published(path)
     assert not changed, f"{path.name} was measured with other code or settings of {changed}"
     assert {s["model"] for s in record["scores"].values()} == set(evaluation.COMPARED)
+
+
+def _comparison():
+    path = Path(__file__).resolve().parents[1] / "benchmarks/comparison.py"
+    spec = importlib.util.spec_from_file_location("comparison", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_orderings_over_seeds_count_where_each_holds_and_the_spread_spans_them():
+    comparison = _comparison()
+    by_seed = [{"GAN": {"frechet_distance": fd, "coverage": 0.5},
+                "VAE": {"frechet_distance": 100.0, "coverage": cover}}
+               for fd, cover in ((30.0, 0.4), (40.0, 0.6), (35.0, 0.4))]
+    found = {(o["metric"], o["better"], o["worse"]): o["share"]
+             for o in comparison.orderings(by_seed)}
+    assert found[("frechet_distance", "GAN", "VAE")] == 1.0  # lower is better
+    assert ("frechet_distance", "VAE", "GAN") not in found
+    assert found[("coverage", "GAN", "VAE")] == pytest.approx(2 / 3)
+    assert found[("coverage", "VAE", "GAN")] == pytest.approx(1 / 3)
+    spread = comparison.spread(by_seed)
+    assert spread["GAN"]["frechet_distance"] == pytest.approx([35.0, 30.0, 40.0])
 
 
 def test_sample_quality_counts_every_sample_and_is_cached_exactly(tiny_runs, reference):
