@@ -24,11 +24,10 @@ Fashion-MNIST table from ``benchmarks/results/fashion-mnist.json``, written this
 ``--seeds 3`` trains every model with seeds 0, 1 and 2 instead (seed 0 is the book's run) and
 prints each metric's mean and range over the seeds, then every ordering of two models on a
 metric with the share of seeds it holds in: an ordering that holds in every seed is one the
-chapters may state, one that flips is within the spread of a single run. Chapter 5 reads the
-record ``--save`` writes of it:
+chapters may state, one that flips is within the spread of a single run (``--save`` writes it
+all, with the same key as above):
 
-    GENADV_DATA=../shared/data python benchmarks/comparison.py --seeds 3 \
-        --save benchmarks/results/mnist-seeds.json
+    GENADV_DATA=../shared/data python benchmarks/comparison.py --seeds 3
 """
 
 from __future__ import annotations

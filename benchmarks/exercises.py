@@ -4,6 +4,8 @@ runs and code, and printed as the solutions' tables.
     GENADV_DATA=../shared/data python benchmarks/exercises.py gan   # chapter 3, exercises 1-3
     GENADV_DATA=../shared/data python benchmarks/exercises.py dae   # chapter 1, exercises 1-3
     GENADV_DATA=../shared/data python benchmarks/exercises.py vae   # chapter 2, exercises 1-3
+    GENADV_DATA=../shared/data python benchmarks/exercises.py vaegan  # chapter 4, exercises 2-3
+    GENADV_DATA=../shared/data python benchmarks/exercises.py comparison  # chapter 5, 1-3
 
 Each solution names the command that printed its numbers and the machine they were measured on.
 Runs are cached like the chapters' (``GENADV_RUNS``), so a chapter's own run is reloaded, not
@@ -21,7 +23,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from genadv_utils import classifier, dae, data, display, gan, losses, metrics, noise, vae
+from genadv_utils import (classifier, dae, data, display, gan, losses, metrics, noise, vae,
+                          vaegan)
 
 SEEDS = (0, 1, 2)
 """The seeds a small-run comparison is repeated over."""
@@ -133,6 +136,68 @@ def gan_exercises(splits, reference) -> None:
                                             for c in order))
 
 
+def comparison_exercises(splits, reference) -> None:
+    test = splits.test.images
+    generator = gan.train(gan.settings("default"), splits, progress=False).model
+    fakes = metrics.sample_in_batches(generator, 10_000, torch.Generator().manual_seed(0))
+    print("\nChapter 5, exercise 1: the metrics against the number of samples")
+    print("| samples | GAN: distance | GAN: coverage | training images: distance | "
+          "training images: coverage |")
+    print("| --- | --- | --- | --- | --- |")
+    for n in (500, 1000, 2000, 5000, 10_000):
+        g = metrics.sample_quality(reference, fakes[:n], test)
+        r = metrics.sample_quality(reference, splits.train.images[:n], test)
+        print(f"| {n:,} | {g['frechet_distance']:.1f} | {g['coverage']:.3f} | "
+              f"{r['frechet_distance']:.1f} | {r['coverage']:.3f} |", flush=True)
+
+    print("\nChapter 5, exercise 2: median distance to the nearest training image (1000 each)")
+    for name, images in (("copies", splits.train.images[:1000]), ("GAN", fakes[:1000]),
+                         ("test digits", test[:1000])):
+        distance, _ = metrics.nearest_images(images, splits.train.images, k=1)
+        print(f"  {name}: {distance.median().item():.2f}")
+
+    print("\nChapter 5, exercise 3: the VAE's samples, and the same rounded to 0 or 1")
+    model = vae.train(vae.settings("default"), splits, progress=False).model
+    soft = metrics.sample_in_batches(model, 10_000, torch.Generator().manual_seed(0))
+    for name, images in (("soft", soft), ("rounded", (soft > 0.5).float())):
+        q = metrics.sample_quality(reference, images, test)
+        print(f"  {name}: Fréchet distance {q['frechet_distance']:.1f} | precision "
+              f"{q['precision']:.2f} | recall {q['recall']:.2f} | coverage {q['coverage']:.2f} "
+              f"| sharpness {metrics.sharpness(images):.4f}")
+
+
+def vaegan_exercises(splits, reference) -> None:
+    test = splits.test
+    models = {"VAE": vae.train(vae.settings("default"), splits, progress=False).model.eval(),
+              "VAE-GAN": vaegan.train(vaegan.settings("default"), splits,
+                                      progress=False).model.eval()}
+    print("\nChapter 4, exercise 2: active units and KL on the test images")
+    for name, model in models.items():
+        kl = metrics.kl_per_dimension(model, test.images)
+        print(f"  {name}: {metrics.active_units(model, test.images)} of {len(kl)} active, "
+              f"KL {kl.sum():.1f} nats")
+
+    print("\nChapter 4, exercise 3: images between two test digits of different classes "
+          "classified as a third digit")
+    index = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:400]
+    a, b = index[:200], index[200:]
+    keep = test.labels[a] != test.labels[b]
+    a, b = a[keep], b[keep]
+    for name, model in models.items():
+        with torch.no_grad():
+            start, end = model.encode(test.images[a])[0], model.encode(test.images[b])[0]
+            first = reference(test.images[a]).argmax(1)
+            last = reference(test.images[b]).argmax(1)
+            third = 0
+            for t in torch.linspace(0, 1, 10)[1:-1]:  # the 8 images between the ends
+                z = (1 - t) * start + t * end
+                x = (torch.sigmoid(model.decode(z)) if name == "VAE"  # the VAE's are logits
+                     else model.generate(z))  # the VAE-GAN's decoder average
+                guess = reference(x).argmax(1)
+                third += int(((guess != first) & (guess != last)).sum())
+        print(f"  {name}: {third / (8 * len(a)):.1%} of the images on {len(a)} paths")
+
+
 def dae_exercises(splits) -> None:
     test = splits.test.images
     chapter = dae.train(dae.settings("default"), splits, progress=False).model
@@ -203,15 +268,16 @@ def vae_exercises(splits) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("chapter", choices=["gan", "dae", "vae"])
+    parser.add_argument("chapter", choices=["gan", "dae", "vae", "vaegan", "comparison"])
     args = parser.parse_args()
     splits = data.load_splits("mnist")
     started = time.perf_counter()
     print(f"{display.machine()}, torch {torch.__version__}")
-    if args.chapter == "gan":
+    if args.chapter in ("gan", "vaegan", "comparison"):
         reference = classifier.train(classifier.settings("default"), splits,
                                      progress=False).model.eval()
-        gan_exercises(splits, reference)
+        {"gan": gan_exercises, "vaegan": vaegan_exercises,
+         "comparison": comparison_exercises}[args.chapter](splits, reference)
     elif args.chapter == "dae":
         dae_exercises(splits)
     else:
