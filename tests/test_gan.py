@@ -4,6 +4,7 @@ losses, the weight average, training with snapshots, and exact resumption."""
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from genadv_utils import data, gan, training
 
@@ -45,7 +46,8 @@ def _frozen_step(saturating, reject=False):
     net = state.modules["gan"]
     if reject:  # D calls everything fake: D(G(z)) ~ 5e-5
         with torch.no_grad():
-            net.discriminator.head.bias.fill_(-10.0)
+            logit = [m for m in net.discriminator.head.modules() if isinstance(m, nn.Linear)][-1]
+            logit.bias.fill_(-10.0)
     for opt in state.optimizers.values():
         opt.param_groups[0]["lr"] = 0.0
     real = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
