@@ -123,5 +123,7 @@ def test_the_faster_kernels_give_the_plain_steps_losses(name, splits, monkeypatc
     for seed in range(3):
         fast.load_state_dict(copy.deepcopy(plain.state_dict()), tmp_path)
         a, b = losses(plain, seed), losses(fast, seed)
-        for key in a:
-            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (seed, key)
+        for key in a:  # 1e-3: a loss taken after an Adam step in the same step (the GAN's G
+            # loss, after D's update) carries its sign-like first update, which turns a
+            # rounded gradient of the other sign into a full step of that weight
+            assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-5), (seed, key)
