@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvEncoder, dcgan_init, fixed_noise, in_batches
-from .gan import GAN, DCGANDiscriminator, DCGANGenerator
+from .gan import GAN, DCGANDiscriminator, DCGANGenerator, GANSettings
 from .losses import bernoulli_nll, feature_reconstruction, gaussian_kl
 from .recipe import Recipe, Render, Splits, Step, TrainState, Validate, check_settings
 from .vae import ConvVAE
@@ -84,6 +84,7 @@ class VAEGANSettings:
     hidden: int = 512
     dense: int = 512  # a hidden layer between Dis_l and D's logit, as in the paper (0: none)
     similarity: str = "learned"  # "pixels": the same networks trained as a VAE, no D
+    judge_reconstructions: bool = False  # D judges x_p only, as the authors' runs (True: x~ too)
     refine: bool = True  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
     average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
@@ -91,11 +92,11 @@ class VAEGANSettings:
     balance: bool = True  # the equilibrium rule; False updates both players every step
     equilibrium: float = CHANCE  # the band's centre: D's costs at chance
     margin: float = 0.35  # the band's half-width, the authors' value
-    epochs: int = 4  # with the GAN term acting in every step, 4 fit the time 5 took
+    epochs: int = 5  # judging samples only, a step is cheaper than judging both was
     batch_size: int = 64
     lr_encoder: float = 1e-3
     lr_decoder: float = 1e-3
-    lr_discriminator: float = 2e-3  # the GAN's: its reconstructions kept their class more often
+    lr_discriminator: float = GANSettings.lr_discriminator  # reconstructions kept class more
     beta1: float = 0.5
     train_size: int | None = None
     seed: int = 0
@@ -114,7 +115,7 @@ PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "tr
 """What each profile changes in :class:`VAEGANSettings`."""
 
 FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0,
-                                "lr_discriminator": 2e-4}
+                                "lr_discriminator": 2e-4, "judge_reconstructions": True}
 """What the chapter's first recipe (the book's earlier editions) sets differently."""
 
 
@@ -146,7 +147,7 @@ def equilibrium_rule(real_cost: float, fake_cost: float, *where: float) -> tuple
 def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, gamma: float,
                 balance: bool = True, equilibrium: float = VAEGANSettings.equilibrium,
                 margin: float = VAEGANSettings.margin, average_decay: float = 0.0,
-                kl_weight: float = 1.0) -> dict[str, torch.Tensor | float]:
+                kl_weight: float = 1.0, judge_reconstructions: bool = True) -> dict[str, Any]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
     kl_weight * KL + feature reconstruction, the decoder gamma * feature
     reconstruction + its GAN loss, the discriminator its GAN loss only."""
@@ -168,13 +169,13 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, 
     # L_llike = -log N(Dis_l(x); Dis_l(x~), I)
     feature_rec = feature_reconstruction(real_features, rec_features).mean()
     # D's costs, with -log D = softplus(-l) and -log(1 - D) = softplus(l):
+    judged = [rec_logits, sampled_logits] if judge_reconstructions else [sampled_logits]
     real_cost = F.softplus(-real_logits).mean()  # -log D(x)
-    fake_cost = 0.5 * (F.softplus(rec_logits).mean()  # -log(1 - D(fake)),
-                       + F.softplus(sampled_logits).mean())  # their mean
+    fake_cost = sum(F.softplus(l).mean() for l in judged) / len(judged)  # -log(1 - D(fake))
     costs = real_cost.item(), fake_cost.item()
     train_d, train_g = equilibrium_rule(*costs, equilibrium, margin) if balance else (True, True)
-    # The decoder's GAN term, non-saturating: -log D(x~) - log D(x_p)
-    fool = F.softplus(-rec_logits).mean() + F.softplus(-sampled_logits).mean()
+    # The decoder's GAN term, non-saturating: -log D(x~) - log D(x_p) (or x_p's alone)
+    fool = sum(F.softplus(-l).mean() for l in judged)
     objectives = {
         "encoder": kl_weight * kl + feature_rec,
         "decoder": gamma * feature_rec + (fool if train_g else 0.0),
@@ -183,17 +184,15 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, 
     updated = [n for n in objectives if n != "discriminator" or train_d]
     for name in updated:  # each network: the gradient of its own loss only
         params = list(getattr(model, name).parameters())
-        grads = torch.autograd.grad(objectives[name], params,
-                                    retain_graph=True)
+        grads = torch.autograd.grad(objectives[name], params, retain_graph=True)
         for p, g in zip(params, grads):
             p.grad = g
     for name in updated:
         state.optimizers[name].step()
     if average_decay:
         model.update_average(average_decay)
-    return {"kl": kl, "feature_rec": feature_rec,
-            "d_real_cost": real_cost, "d_fake_cost": fake_cost,
-            "acc_real": (real_logits > 0).float().mean(),
+    return {"kl": kl, "feature_rec": feature_rec, "d_real_cost": real_cost,
+            "d_fake_cost": fake_cost, "acc_real": (real_logits > 0).float().mean(),
             "acc_rec": (rec_logits < 0).float().mean(),
             "acc_sampled": (sampled_logits < 0).float().mean(),
             "skip_d": float(not train_d), "skip_g": float(not train_g),
@@ -261,7 +260,8 @@ def step(settings: VAEGANSettings) -> Step:
                        kl_weight=settings.kl_weight)
     return partial(vaegan_step, gamma=settings.gamma, balance=settings.balance,
                    equilibrium=settings.equilibrium, margin=settings.margin,
-                   average_decay=settings.average_decay, kl_weight=settings.kl_weight)
+                   average_decay=settings.average_decay, kl_weight=settings.kl_weight,
+                   judge_reconstructions=settings.judge_reconstructions)
 
 
 RECIPE = Recipe(

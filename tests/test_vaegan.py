@@ -49,15 +49,16 @@ def test_the_band_is_centred_where_a_discriminator_at_chance_lies():
     assert vaegan.equilibrium_rule(math.log(3), math.log(1.5)) == (True, False)
 
 
-@pytest.mark.parametrize("dense", [0, 8])
-def test_a_discriminator_answering_one_half_costs_log_2_on_each_side_and_pauses_no_one(dense):
+@pytest.mark.parametrize("dense, judge_reconstructions", [(0, True), (8, True), (8, False)])
+def test_a_discriminator_answering_one_half_costs_log_2_on_each_side_and_pauses_no_one(
+        dense, judge_reconstructions):
     """D's last layer zeroed: every logit is 0, D(x) = 1/2 for real, reconstructed and
     sampled images alike, which is D's optimum when generated images are distributed as
     real ones. Each cost is then log 2, the loss real + mean fake is 2 log 2, and both
     players train."""
     real = data.load_splits("mnist", device="cpu").train.images[:16]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
-                               dense=dense)
+                               dense=dense, judge_reconstructions=judge_reconstructions)
     state = vaegan.RECIPE.start(settings, "cpu")
     head = state.modules["vaegan"].discriminator.head
     last = head if dense == 0 else head[-1]
@@ -70,9 +71,13 @@ def test_a_discriminator_answering_one_half_costs_log_2_on_each_side_and_pauses_
     assert out["skip_d"] == 0.0 and out["skip_g"] == 0.0 and out["in_band"] == 1.0
 
 
-def test_the_discriminator_weighs_real_against_the_mean_of_both_fakes():
-    """D's gradient in the step is that of real_cost + (rec_cost + sampled_cost) / 2,
-    recomputed here from the same images: one real batch against one generated batch."""
+@pytest.mark.parametrize("judge_reconstructions", [True, False])
+def test_the_discriminator_weighs_real_against_the_mean_of_the_fakes_it_judges(
+        judge_reconstructions):
+    """D's gradient in the step is that of real_cost + the mean of its costs on the fakes it
+    judges (reconstructions and samples, or samples only), recomputed here from the same
+    images: one real batch against one generated batch. With gamma = 0 the decoder's gradient
+    is its GAN term's alone, -log D of those same fakes."""
     real = data.load_splits("mnist", device="cpu").train.images[:16]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8)
     state = vaegan.RECIPE.start(settings, "cpu")
@@ -80,20 +85,25 @@ def test_the_discriminator_weighs_real_against_the_mean_of_both_fakes():
         opt.step = lambda *a, **k: None
     model = state.modules["vaegan"]
     torch.manual_seed(3)
-    vaegan.vaegan_step(state, (real, None), gamma=0.01, balance=False)
+    vaegan.vaegan_step(state, (real, None), gamma=0.0, balance=False,
+                       judge_reconstructions=judge_reconstructions)
     torch.manual_seed(3)  # the same codes and noise again
     mu, logvar = model.encode(real)
-    rec = model.decode(model.reparameterise(mu, logvar)).detach()
-    sampled = model.decode(model.noise(len(real))).detach()
+    fakes = [model.decode(model.reparameterise(mu, logvar)), model.decode(model.noise(len(real)))]
+    judged = fakes if judge_reconstructions else fakes[1:]
     dis = model.discriminator
-    costs = [F.softplus(-dis(real)).mean(), F.softplus(dis(rec)).mean(),
-             F.softplus(dis(sampled)).mean()]
+    real_cost = F.softplus(-dis(real)).mean()
+    costs = [F.softplus(dis(x.detach())).mean() for x in fakes]
     params = list(dis.parameters())
-    ours = torch.autograd.grad(costs[0] + 0.5 * (costs[1] + costs[2]), params,
+    ours = torch.autograd.grad(real_cost + sum(costs[-len(judged):]) / len(judged), params,
                                retain_graph=True)
-    doubled = torch.autograd.grad(costs[0] + costs[1] + costs[2], params)
+    other = torch.autograd.grad(real_cost + (costs[1] if judge_reconstructions
+                                             else 0.5 * (costs[0] + costs[1])), params)
     assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(params, ours))
-    assert not all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(params, doubled))
+    assert not all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(params, other))
+    decoder = list(model.decoder.parameters())
+    fool = torch.autograd.grad(sum(F.softplus(-dis(x)).mean() for x in judged), decoder)
+    assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(decoder, fool))
 
 
 def test_pixel_similarity_trains_the_same_networks_as_a_vae_and_leaves_d_alone():
