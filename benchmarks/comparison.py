@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from genadv_utils import dae, data, evaluation, gan, metrics, vae, vaegan
+from genadv_utils import data, evaluation, metrics, registry
 from genadv_utils.display import machine
 
 COLUMNS = {"train_seconds": ("training", "{:.0f} s"), "parameters": ("parameters", "{:,}"),
@@ -69,12 +69,17 @@ RANKED = {"frechet_distance": -1, "precision": 1, "recall": 1, "coverage": 1, "r
 """The metrics whose orderings the chapters state: +1 where higher is better, -1 lower."""
 
 
+TITLES = {"dae": "DAE", "vae": "VAE", "gan": "GAN", "vaegan": "VAE-GAN"}
+"""How the chapters write each compared model's name."""
+
+
 def train_all(name: str, splits: data.Splits, seed: int = 0) -> dict[str, Any]:
-    """The four chapters' default runs on dataset ``name`` with ``seed`` (trained or reloaded)."""
-    return {label: module.train(module.settings("default", dataset=name, seed=seed), splits,
-                                progress=False)
-            for label, module in (("DAE (ch. 1)", dae), ("VAE (ch. 2)", vae),
-                                  ("GAN (ch. 3)", gan), ("VAE-GAN (ch. 4)", vaegan))}
+    """The default runs of the models chapter 5 compares (``evaluation.COMPARED``, chapters 1
+    to 4 in order) on dataset ``name`` with ``seed``, trained or reloaded, by row label."""
+    return {f"{TITLES[model]} (ch. {chapter})": recipe.train(
+                recipe.settings("default", dataset=name, seed=seed), splits, progress=False)
+            for chapter, model in enumerate(evaluation.COMPARED, 1)
+            for recipe in [registry.get(model)]}
 
 
 def orderings(by_seed: list[dict[str, dict]]) -> list[dict[str, Any]]:
@@ -111,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     name = args.dataset
     if args.seeds < 0:
-        parser.error(f"--seeds must be positive, got {args.seeds}")
+        parser.error(f"--seeds must be non-negative, got {args.seeds}")
     splits = data.load_splits(name, device="cpu")
     classifier = evaluation.reference_classifier(name, progress=False)
     if args.seeds:
