@@ -25,9 +25,11 @@ Fashion-MNIST table from ``benchmarks/results/fashion-mnist.json``, written this
 prints each metric's mean and range over the seeds, then every ordering of two models on a
 metric with the share of seeds it holds in: an ordering that holds in every seed is one the
 chapters may state, one that flips is within the spread of a single run (``--save`` writes it
-all, with the same key as above):
+all, with the same key as above; chapter 5 shows ``benchmarks/results/mnist-seeds.json``,
+written this way):
 
-    GENADV_DATA=../shared/data python benchmarks/comparison.py --seeds 3
+    GENADV_DATA=../shared/data python benchmarks/comparison.py --seeds 3 \
+        --save benchmarks/results/mnist-seeds.json
 """
 
 from __future__ import annotations
