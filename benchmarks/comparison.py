@@ -71,14 +71,10 @@ RANKED = {"frechet_distance": -1, "precision": 1, "recall": 1, "coverage": 1, "r
 """The metrics whose orderings the chapters state: +1 where higher is better, -1 lower."""
 
 
-TITLES = {"dae": "DAE", "vae": "VAE", "gan": "GAN", "vaegan": "VAE-GAN"}
-"""How the chapters write each compared model's name."""
-
-
 def train_all(name: str, splits: data.Splits, seed: int = 0) -> dict[str, Any]:
     """The default runs of the models chapter 5 compares (``evaluation.COMPARED``, chapters 1
     to 4 in order) on dataset ``name`` with ``seed``, trained or reloaded, by row label."""
-    return {f"{TITLES[model]} (ch. {chapter})": recipe.train(
+    return {f"{registry.TITLES[model]} (ch. {chapter})": recipe.train(
                 recipe.settings("default", dataset=name, seed=seed), splits, progress=False)
             for chapter, model in enumerate(evaluation.COMPARED, 1)
             for recipe in [registry.get(model)]}

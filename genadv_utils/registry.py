@@ -1,5 +1,6 @@
 """Every model of the book, by name: the one list that the command line, the evaluation, the
-benchmarks and the tests read. Adding a model is one new chapter module and one line here."""
+benchmarks and the tests read. Adding a model is one new chapter module and its line in each
+table here."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     gan.RECIPE,
     vaegan.RECIPE,
 )}
+TITLES: dict[str, str] = {"classifier": "classifier", "dae": "DAE", "vae": "VAE",
+                          "gan": "GAN", "vaegan": "VAE-GAN"}
+"""How the book writes each model's name (a run's key never reads it)."""
 
 
 def get(name: str) -> Recipe:

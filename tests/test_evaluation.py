@@ -122,7 +122,8 @@ def test_published_results_know_what_decided_them(tmp_path):
     assert evaluation.published(path)[1] == ["gan"]
 
 
-@pytest.mark.parametrize("name, tables", [("fashion-mnist", "scores"), ("mnist-seeds", "seeds")])
+@pytest.mark.parametrize("name, tables", [("fashion-mnist", lambda record: [record["scores"]]),
+                                          ("mnist-seeds", lambda record: record["seeds"])])
 def test_the_published_records_are_todays(name, tables):
     """Chapter 5 shows benchmarks/results/fashion-mnist.json and mnist-seeds.json; a change to
     a recipe, the classifier or the metrics must come with a new measurement
@@ -130,7 +131,7 @@ def test_the_published_records_are_todays(name, tables):
     path = Path(__file__).resolve().parents[1] / f"benchmarks/results/{name}.json"
     record, changed = evaluation.published(path)
     assert not changed, f"{path.name} was measured with other code or settings of {changed}"
-    for table in record[tables] if tables == "seeds" else [record[tables]]:
+    for table in tables(record):
         assert {s["model"] for s in table.values()} == set(evaluation.COMPARED)
 
 

@@ -45,6 +45,7 @@ def test_the_command_line_offers_the_registered_models():
     model = {verb: next(a for a in parser._actions if a.dest == "model").choices
              for verb, parser in verbs.items() if verb != "evaluate"}
     assert tuple(model["train"]) == tuple(registry.RECIPES)
+    assert tuple(registry.TITLES) == tuple(registry.RECIPES)  # a title for every model
     assert set(model["sample"]) == {"vae", "gan", "vaegan"}
     assert set(model["reconstruct"]) == {"dae", "vae", "vaegan"}
     with pytest.raises(ValueError, match="unknown model 'flow'"):
