@@ -89,6 +89,18 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
                                                      "judge_reconstructions": False},
         "D judges samples only; 5 epochs; gamma 0.03": {"epochs": 5, "gamma": 0.03,
                                                         "judge_reconstructions": False},
+        "samples only; 5 epochs; every rate x0.7 an epoch": {"epochs": 5, "lr_decay": 0.7,
+                                                             "judge_reconstructions": False},
+        "samples only; 5 epochs; every rate x0.5 an epoch": {"epochs": 5, "lr_decay": 0.5,
+                                                             "judge_reconstructions": False},
+        "samples only; 5 epochs; D's rate x0.7 an epoch": {
+            "epochs": 5, "lr_decay": 0.7, "decayed": "discriminator",
+            "judge_reconstructions": False},
+        "samples only; 5 epochs; the encoder's rate x0.7 an epoch": {
+            "epochs": 5, "lr_decay": 0.7, "decayed": "encoder", "judge_reconstructions": False},
+        "samples only; 5 epochs; encoder's and D's rates x0.7 an epoch": {
+            "epochs": 5, "lr_decay": 0.7, "decayed": "encoder discriminator",
+            "judge_reconstructions": False},
     },
 }
 """Each model's candidates: name → changes to the default settings (``defaults``: none,

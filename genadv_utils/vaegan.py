@@ -39,13 +39,9 @@ class VAEGAN(nn.Module):
         self.discriminator = DCGANDiscriminator(width, dense)  # (N, 1, 28, 28) -> (N,)
         self.decoder.apply(dcgan_init)
         self.discriminator.apply(dcgan_init)
-        self.average = (copy.deepcopy(self.decoder).requires_grad_(False) if keep_average
-                        else None)
+        self.average = copy.deepcopy(self.decoder).requires_grad_(False) if keep_average else None
 
-    @property
-    def generator(self) -> DCGANGenerator:  # the decoder, in its other role
-        return self.decoder
-
+    generator = property(lambda self: self.decoder)  # the decoder, in its other role
     generate = GAN.generate  # by the decoder's weight average, if there is one
     update_average = GAN.update_average
     refresh_average = GAN.refresh_average
@@ -97,18 +93,20 @@ class VAEGANSettings:
     lr_encoder: float = 1e-3
     lr_decoder: float = 1e-3
     lr_discriminator: float = GANSettings.lr_discriminator  # reconstructions kept class more
+    lr_decay: float = 1.0  # ExponentialLR: the decayed networks' rates times this every epoch
+    decayed: str = "encoder decoder discriminator"  # whose rates decay (1.0 above: nobody's)
     beta1: float = 0.5
     train_size: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_settings(self, "latent_size", "width", "encoder_width", "hidden")
-        if self.gamma < 0 or self.margin < 0 or self.equilibrium <= 0 or self.kl_weight < 0:
-            raise ValueError("gamma, kl_weight and margin must be non-negative, equilibrium "
-                             "positive")
-        if self.similarity not in ("learned", "pixels") or self.dense < 0:
-            raise ValueError(f"similarity must be 'learned' or 'pixels' (got {self.similarity!r}), "
-                             "dense non-negative")
+        if min(self.gamma, self.margin, self.kl_weight, self.dense) < 0 or self.equilibrium <= 0:
+            raise ValueError("gamma, kl_weight, margin and dense must be >= 0, equilibrium > 0")
+        if self.similarity not in ("learned", "pixels"):
+            raise ValueError(f"similarity must be 'learned' or 'pixels', got {self.similarity!r}")
+        if not set(self.decayed.split()) <= {"encoder", "decoder", "discriminator"}:
+            raise ValueError(f"decayed names encoder, decoder, discriminator; got {self.decayed!r}")
 
 
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 3000}}
@@ -230,14 +228,15 @@ def network(settings: VAEGANSettings) -> VAEGAN:
 
 
 def build(settings: VAEGANSettings) -> TrainState:
-    """A VAE-GAN and one Adam optimiser per network."""
+    """A VAE-GAN, one Adam optimiser per network and their exponential LR schedules."""
     model = network(settings)
     rates = {"encoder": settings.lr_encoder, "decoder": settings.lr_decoder,
              "discriminator": settings.lr_discriminator}
-    return TrainState({"vaegan": model}, {
-        name: torch.optim.Adam(getattr(model, name).parameters(), rate,
-                               betas=(settings.beta1, 0.999))
-        for name, rate in rates.items()})
+    adam = {name: torch.optim.Adam(getattr(model, name).parameters(), rate,
+                                   betas=(settings.beta1, 0.999)) for name, rate in rates.items()}
+    decay = {name: torch.optim.lr_scheduler.ExponentialLR(optimizer, settings.lr_decay)
+             for name, optimizer in adam.items() if name in settings.decayed.split()}
+    return TrainState({"vaegan": model}, adam, decay)
 
 
 def validate(settings: VAEGANSettings, splits: Splits) -> Validate:
