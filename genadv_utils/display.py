@@ -1,14 +1,16 @@
 """Notebook display helpers: results tables, docstrings and source code rendered in the page,
-figures as HTML images that other pages can paste, and animations that play offline. Like :mod:`~genadv_utils.plotting`, this
-module stands apart from the models: it imports only the plotting module."""
+figures as HTML images that other pages can paste, animations that play offline, and the
+benchmarks' published records. Like :mod:`~genadv_utils.plotting`, this module stands apart
+from the models: it imports only the plotting module."""
 
 from __future__ import annotations
 
 import base64
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from matplotlib.animation import FuncAnimation
@@ -110,6 +112,26 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{torch.get_num_threads()} cores of an {name}"
+
+
+Record = tuple[dict[str, Any], list[str]]  # a published record, and what changed since
+
+
+def published(path: str | os.PathLike[str], read: Callable[[Path], Record],
+              writes: str) -> Record | tuple[None, list[str]]:
+    """A record that a benchmark published at ``path``, and what has changed since it was
+    measured, as ``read`` (:func:`~genadv_utils.evaluation.published`) gives them, after a line
+    saying where and when it was measured; ``(None, [])`` where the file is not here (on Colab,
+    without the repository's files), after a line naming the command that ``writes`` it."""
+    path = Path(path)
+    if not path.is_file():
+        print(f"{path} is not here: the published record lives in the repository ({writes} "
+              "writes it)")
+        return None, []
+    record, changed = read(path)
+    print(f"measured on {record['date']} on {record['machine']}, torch {record['torch']}"
+          + (f"; changed since: {', '.join(changed)}" if changed else ""))
+    return record, changed
 
 
 TEXT_DATASET = "mnist"

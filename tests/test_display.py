@@ -1,5 +1,7 @@
-"""Notebook display helpers: tables, docstrings, source, pasted images and the offline
-animation player."""
+"""Notebook display helpers: tables, docstrings, source, pasted images, the offline
+animation player and the benchmarks' published records."""
+
+import json
 
 import pytest
 import torch
@@ -68,3 +70,17 @@ def test_check_holds_a_page_about_fashion_mnist_to_its_own_dataset(capsys, monke
         display.check(False, "clothes", "default", "fashion-mnist", describes="fashion-mnist")
     display.check(False, "clothes", "default", "mnist", describes="fashion-mnist")
     assert "(the text describes the fashion-mnist runs)" in capsys.readouterr().out
+
+
+def test_a_published_record_says_when_it_was_measured_or_how_to_write_it(capsys, tmp_path):
+    path = tmp_path / "seeds.json"
+    writes = "benchmarks/comparison.py --seeds 3 --save"
+    assert display.published(path, json.loads, writes) == (None, [])  # not here, as on Colab
+    assert capsys.readouterr().out == (f"{path} is not here: the published record lives in "
+                                       f"the repository ({writes} writes it)\n")
+    path.write_text(json.dumps({"date": "2026-12-03", "machine": "2 cores", "torch": "2.15"}))
+    read = lambda p: (json.loads(p.read_text()), ["vaegan"])  # noqa: E731
+    record, changed = display.published(path, read, writes)
+    assert record["date"] == "2026-12-03" and changed == ["vaegan"]
+    assert capsys.readouterr().out == ("measured on 2026-12-03 on 2 cores, torch 2.15; "
+                                       "changed since: vaegan\n")
