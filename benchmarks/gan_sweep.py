@@ -6,8 +6,11 @@ about five minutes on the 2-core machine the book is built on (a candidate witho
 ``epochs`` gets as many as fit into ``--minutes`` here, timed by the recipe's
 ``epochs_for_minutes``), so the rows compare quality at about equal training time; the seconds
 column says how equal. Runs are cached in the run store like every other run, so re-running the
-script reloads them, and the default's run is the one the book reloads. ``--time`` instead times
-today's recipe and the default side by side, in turns, in one process. Every candidate draws
+script reloads them, and the default's run is the one the book reloads. A few GAN candidates
+train with a step of their own (``OWN_STEPS``: a lazy R1 penalty, a learning-rate schedule),
+which leaves the chapter's recipe as it is until one of them pays. ``--time`` instead times
+today's recipe and the default side by side, in turns, in one process (with ``--only``, those
+candidates against the defaults, each with its own step). Every candidate draws
 10k samples, scored against the 10k test images in the evaluation classifier's features:
 Fréchet distance (lower is better), coverage, precision and recall, and the share *recognised*
 (top class at least 90 % likely); a VAE-GAN's reconstructions of the test images too, and how
@@ -16,6 +19,8 @@ often its players were paused.
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --only today,defaults
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan --time
+    GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan --time \\
+        --only "batch 128; 6 epochs,lazy R1 gamma 0.1 every 4 steps; 4 epochs"
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --against 729c575
 """
 
@@ -27,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +71,14 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
         "D without a hidden layer (the earlier default), 5 minutes": {"dense": 0},
         "D hidden: a dense layer of 512 before its logit, 6 epochs": {"dense": 512, "epochs": 6},
         "D hidden, 5 epochs (chosen)": {"dense": 512, "epochs": 5},
+        "batch 128; 6 epochs": {"batch_size": 128, "epochs": 6},
+        "D hidden 1024 wide; 4 epochs": {"dense": 1024, "epochs": 4},
+        "lazy R1 gamma 1 every 4 steps; 4 epochs": {"epochs": 4},
+        "lazy R1 gamma 10 every 4 steps; 4 epochs": {"epochs": 4},
+        "lazy R1 gamma 0.1 every 4 steps; 4 epochs": {"epochs": 4},
+        "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 1": {"epochs": 4, "seed": 1},
+        "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 2": {"epochs": 4, "seed": 2},
+        "both rates x0.7 an epoch; 5 epochs": {"epochs": 5},
     },
     "vaegan": {  # 4 epochs each unless named: the default's, in about the time 5 took before
         "defaults": {},
@@ -101,11 +116,68 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
         "samples only; 5 epochs; encoder's and D's rates x0.7 an epoch": {
             "epochs": 5, "lr_decay": 0.7, "decayed": "encoder discriminator",
             "judge_reconstructions": False},
+        "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps": {
+            "epochs": 5, "judge_reconstructions": False},
     },
 }
 """Each model's candidates: name → changes to the default settings (``defaults``: none,
 whatever the defaults are now), as this search ran them (benchmarks/README.md has their
 table)."""
+
+
+def _recipe_of(settings: Any) -> Any:
+    """The recipe whose settings these are."""
+    return next(r for r in registry.RECIPES.values() if isinstance(settings, r.settings_type))
+
+
+def r1_step(state: Any, batch: Any, *, gamma: float, every: int, settings: Any
+            ) -> dict[str, Any]:
+    r"""The recipe's step for ``settings``, then every ``every`` steps a lazy R1 step of D
+    (Mescheder et al. 2018; lazy as in Karras et al. 2020): minimise $\tfrac{\gamma}{2}
+    k\,\mathbb{E}_x \lVert\nabla_x \ell(x)\rVert^2$ on the real batch, $k$ = ``every``,
+    which pulls D's surface flat where the data lie. The steps are counted by the first other
+    network's optimiser (G's, or the VAE-GAN's encoder's), which steps every time."""
+    name = _recipe_of(settings).name
+    out = _recipe_of(settings).step(settings)(state, batch)
+    d_opt = state.optimizers["discriminator"]
+    counter = next(o for key, o in state.optimizers.items() if key != "discriminator")
+    if int(counter.state[counter.param_groups[0]["params"][0]]["step"]) % every == 0:
+        real = batch[0].detach().requires_grad_(True)  # (N, 1, 28, 28)
+        logits = state.modules[name].discriminator(real)  # (N,)
+        grad, = torch.autograd.grad(logits.sum(), real, create_graph=True)  # (N, 1, 28, 28)
+        penalty = 0.5 * gamma * every * grad.pow(2).flatten(1).sum(1).mean()
+        d_opt.zero_grad()
+        penalty.backward()
+        d_opt.step()
+    return out
+
+
+def annealed_step(state: Any, batch: Any, *, decay: float, settings: Any) -> dict[str, Any]:
+    """The recipe's step for ``settings``, every network's learning rate times ``decay`` after
+    every epoch (the training loop steps the run's schedulers; the first step adds them)."""
+    for name, optimizer in state.optimizers.items():
+        if name not in state.schedulers:
+            state.schedulers[name] = torch.optim.lr_scheduler.ExponentialLR(optimizer, decay)
+    return _recipe_of(settings).step(settings)(state, batch)
+
+
+def _own(step: Any, **bound: Any) -> Any:
+    """A candidate's own step: ``step`` with ``bound``, for the settings it is given."""
+    return lambda settings: partial(step, **bound, settings=settings)
+
+
+OWN_STEPS: dict[str, Any] = {
+    "lazy R1 gamma 1 every 4 steps; 4 epochs": _own(r1_step, gamma=1.0, every=4),
+    "lazy R1 gamma 10 every 4 steps; 4 epochs": _own(r1_step, gamma=10.0, every=4),
+    "lazy R1 gamma 0.1 every 4 steps; 4 epochs": _own(r1_step, gamma=0.1, every=4),
+    "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 1": _own(r1_step, gamma=0.1, every=4),
+    "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 2": _own(r1_step, gamma=0.1, every=4),
+    "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps": _own(r1_step, gamma=0.1,
+                                                                    every=4),
+    "both rates x0.7 an epoch; 5 epochs": _own(annealed_step, decay=0.7),
+}
+"""Candidates of either model that train with their own step (name → settings → step); each
+names its epochs."""
 
 
 def score(model: torch.nn.Module, classifier: torch.nn.Module, test: torch.Tensor,
@@ -132,21 +204,51 @@ def balance(history: Any) -> dict[str, float]:
     return {key: sum(s[key] for s in steps) / len(steps) for key in ("skip_g", "skip_d", "in_band")}
 
 
-def time_side_by_side(recipe: Any, splits: data.Splits, rounds: int = 3) -> None:
+def _seconds_per_step(runs: dict[str, tuple[Any, Any]], splits: data.Splits,
+                      rounds: int = 3) -> dict[str, float]:
+    """``runs`` (name → recipe, settings) timed in turns, in this one process: the minimum
+    seconds per step of each over ``rounds``."""
+    per_step: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (recipe, settings) in runs.items():
+            per_step[name].append(recipe.seconds_per_step(settings, splits, steps=20))
+    return {name: min(times) for name, times in per_step.items()}
+
+
+def time_side_by_side(recipe: Any, splits: data.Splits) -> None:
     """Today's recipe and the current defaults timed in turns, in this one process: the minimum
-    seconds per step of each over ``rounds``, and their whole training's ratio."""
+    seconds per step of each, and their whole training's ratio."""
     today = recipe.settings("default", **TODAY[recipe.name])
     chosen = recipe.settings("default")
-    per_step: dict[str, list[float]] = {"today": [], "chosen": []}
-    for _ in range(rounds):
-        for name, settings in (("today", today), ("chosen", chosen)):
-            per_step[name].append(recipe.seconds_per_step(settings, splits, steps=20))
-    step = {name: min(times) for name, times in per_step.items()}
+    step = _seconds_per_step({"today": (recipe, today), "chosen": (recipe, chosen)}, splits)
     ratio = (step["chosen"] * chosen.epochs) / (step["today"] * today.epochs)
     print(f"\n{recipe.name}, timed side by side ({display.machine()}): a step takes "
           f"{1000 * step['today']:.1f} ms today and {1000 * step['chosen']:.1f} ms chosen; "
           f"training ({today.epochs} against {chosen.epochs} epochs of the same batches) "
           f"takes {ratio:.2f}x today's time (target: at most 1.5x)")
+
+
+def time_candidates(recipe: Any, splits: data.Splits, names: list[str]) -> None:
+    """The named candidates (each with its own step, if it has one) and the defaults timed in
+    turns, in this one process: a step of each, and each candidate's whole training (its epochs
+    of its batches) as a multiple of the default's."""
+    runs = {"defaults": (recipe, recipe.settings("default"))}
+    for name in names:
+        own = OWN_STEPS.get(name)
+        runs[name] = (replace(recipe, step=own) if own else recipe,
+                      recipe.settings("default", **CANDIDATES[recipe.name][name]))
+    step = _seconds_per_step(runs, splits)
+
+    def training(name: str) -> float:  # seconds of steps in the whole run
+        settings = runs[name][1]
+        batches = len(data.Batches(splits.train.subset(settings.train_size), settings.batch_size))
+        return step[name] * batches * settings.epochs
+
+    print(f"\n{recipe.name}, timed side by side ({display.machine()}):")
+    for name, (_, settings) in runs.items():
+        print(f"  {name}: {1000 * step[name]:.1f} ms a step of {settings.batch_size} images; "
+              f"{settings.epochs} epochs take {training(name) / training('defaults'):.2f}x the "
+              f"defaults' time")
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,7 +292,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated candidate names")
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--time", action="store_true",
-                        help="only time today's recipe against the chosen one, side by side")
+                        help="only time today's recipe against the chosen one, side by side "
+                             "(with --only: those candidates against the defaults)")
     parser.add_argument("--against", metavar="REVISION",
                         help="only time the default recipe here against its default at this "
                              "git revision, side by side in fresh processes")
@@ -206,7 +309,10 @@ def main() -> None:
         parser.error(f"unknown candidate(s): {', '.join(sorted(unknown))}")
     splits = data.load_splits("mnist", device="cpu")
     if args.time:
-        time_side_by_side(recipe, splits)
+        if args.only:
+            time_candidates(recipe, splits, chosen)
+        else:
+            time_side_by_side(recipe, splits)
         return
     classifier = evaluation.reference_classifier("mnist", progress=False).model
     test = splits.test.images
@@ -217,8 +323,9 @@ def main() -> None:
         if "epochs" not in changes:
             epochs = recipe.epochs_for_minutes(settings, splits, args.minutes)
             settings = recipe.settings("default", **{**changes, "epochs": epochs})
+        own = OWN_STEPS.get(name)
         start = time.perf_counter()
-        trained = recipe.train(settings, splits, progress="epochs")
+        trained = recipe.train(settings, splits, step=own and own(settings), progress="epochs")
         print(f"{name}: {trained.folder.name} ({time.perf_counter() - start:.0f} s here)",
               flush=True)
         r = score(trained.model, classifier, test, args.samples)
