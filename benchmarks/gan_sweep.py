@@ -111,13 +111,19 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
         "samples only; 5 epochs; D's rate x0.7 an epoch": {
             "epochs": 5, "lr_decay": 0.7, "decayed": "discriminator",
             "judge_reconstructions": False},
-        "samples only; 5 epochs; the encoder's rate x0.7 an epoch": {
-            "epochs": 5, "lr_decay": 0.7, "decayed": "encoder", "judge_reconstructions": False},
+        **{f"samples only; 5 epochs; the encoder's rate x0.7 an epoch{name}": {
+            "epochs": 5, "lr_decay": 0.7, "decayed": "encoder", "judge_reconstructions": False,
+            **seed} for name, seed in (("", {}), ("; seed 1", {"seed": 1}),
+                                       ("; seed 2", {"seed": 2}))},
         "samples only; 5 epochs; encoder's and D's rates x0.7 an epoch": {
             "epochs": 5, "lr_decay": 0.7, "decayed": "encoder discriminator",
             "judge_reconstructions": False},
         "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps": {
             "epochs": 5, "judge_reconstructions": False},
+        "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps; seed 1": {
+            "epochs": 5, "judge_reconstructions": False, "seed": 1},
+        "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps; seed 2": {
+            "epochs": 5, "judge_reconstructions": False, "seed": 2},
     },
 }
 """Each model's candidates: name → changes to the default settings (``defaults``: none,
@@ -172,8 +178,8 @@ OWN_STEPS: dict[str, Any] = {
     "lazy R1 gamma 0.1 every 4 steps; 4 epochs": _own(r1_step, gamma=0.1, every=4),
     "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 1": _own(r1_step, gamma=0.1, every=4),
     "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 2": _own(r1_step, gamma=0.1, every=4),
-    "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps": _own(r1_step, gamma=0.1,
-                                                                    every=4),
+    **{f"samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps{seed}": _own(
+        r1_step, gamma=0.1, every=4) for seed in ("", "; seed 1", "; seed 2")},
     "both rates x0.7 an epoch; 5 epochs": _own(annealed_step, decay=0.7),
 }
 """Candidates of either model that train with their own step (name → settings → step); each
