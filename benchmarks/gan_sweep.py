@@ -6,15 +6,15 @@ about five minutes on the 2-core machine the book is built on (a candidate witho
 ``epochs`` gets as many as fit into ``--minutes`` here, timed by the recipe's
 ``epochs_for_minutes``), so the rows compare quality at about equal training time; the seconds
 column says how equal. Runs are cached in the run store like every other run, so re-running the
-script reloads them, and the default's run is the one the book reloads. A few GAN candidates
-train with a step of their own (``OWN_STEPS``: a lazy R1 penalty, a learning-rate schedule),
-which leaves the chapter's recipe as it is until one of them pays. ``--time`` instead times
-today's recipe and the default side by side, in turns, in one process (with ``--only``, those
-candidates against the defaults, each with its own step). Every candidate draws
-10k samples, scored against the 10k test images in the evaluation classifier's features:
-Fréchet distance (lower is better), coverage, precision and recall, and the share *recognised*
-(top class at least 90 % likely); a VAE-GAN's reconstructions of the test images too, and how
-often its players were paused.
+script reloads them, and the default's run is the one the book reloads. A few candidates of
+either model train with a step of their own (``OWN_STEPS``: a lazy R1 penalty on D, a schedule
+of every learning rate), which leaves the chapters' recipes as they are until one of them pays.
+``--time`` instead times today's recipe and the default side by side, in turns, in one process
+(with ``--only``, those candidates against the defaults, each with its own step). Every
+candidate draws 10k samples, scored against the 10k test images in the evaluation classifier's
+features: Fréchet distance (lower is better), coverage, precision and recall, and the share
+*recognised* (top class at least 90 % likely); a VAE-GAN's reconstructions of the test images
+too, and how often its players were paused.
 
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --only today,defaults
