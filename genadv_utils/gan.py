@@ -1,6 +1,6 @@
 """Chapter 3: the generative adversarial network in the DCGAN form (Goodfellow et al. 2014;
 Radford et al. 2016). Read top to bottom: generator, discriminator, the pair, settings, the
-training step with its two losses, the recipe. Shapes beside each layer: N images, w = width."""
+training step with its two losses and R1, the recipe. Shapes beside each layer: N images, w = width."""
 
 from __future__ import annotations
 
@@ -80,8 +80,7 @@ class DCGANDiscriminator(nn.Module):
         check_images(x)
         return self.body(2.0 * x - 1.0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[N]`` (positive: "real")."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # logits (N,), positive: "real"
         return self.head(self.features(x)).squeeze(1)
 
 
@@ -102,8 +101,7 @@ class GAN(nn.Module):
         self.generator = DCGANGenerator(latent_size, width, refine)
         self.discriminator = DCGANDiscriminator(width, dense)
         self.apply(dcgan_init)
-        self.average = (copy.deepcopy(self.generator).requires_grad_(False) if keep_average
-                        else None)
+        self.average = copy.deepcopy(self.generator).requires_grad_(False) if keep_average else None
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``n`` noise vectors $z \sim \mathcal{N}(0, I)$ on the model's device."""
@@ -127,8 +125,7 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def refresh_average(self, images: int = 2000, batch_size: int = 500) -> None:
-        """Re-estimate the average's batch-norm statistics over ``images`` of its own (fixed
-        noise): averaged weights need their own means and variances, not $G$'s."""
+        """The average's batch-norm statistics anew, from ``images`` of its own (not G's)."""
         generator = torch.Generator().manual_seed(AVERAGE_SEED)
         update_bn([self.noise(min(batch_size, images - start), generator)
                    for start in range(0, images, batch_size)], self.average)
@@ -150,7 +147,9 @@ class GANSettings:
     refine: bool = True  # a 3x3 convolution at each of G's resolutions
     dense: int = 512  # a hidden layer of this width before D's logit, as the VAE-GAN's (0: none)
     average_decay: float = 0.999  # decay of G's weight average (0: no average)
-    epochs: int = 5  # 6 before the hidden layer made a step dearer
+    r1_gamma: float = 0.1  # weight of the R1 penalty on D's slope at real images (0: none)
+    r1_every: int = 4  # R1 lazily: a separate step of D every this many steps
+    epochs: int = 4  # 5 before R1, which learns more in an epoch
     batch_size: int = 64
     lr_generator: float = 1e-3  # DCGAN: 2e-4 for both; faster learned better in the same time
     lr_discriminator: float = 2e-3
@@ -160,29 +159,45 @@ class GANSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_settings(self, "latent_size", "width")
-        if self.width < 2:
-            raise ValueError(f"width must be at least 2, got {self.width}")
+        check_settings(self, "latent_size", "width", "r1_every")
+        if self.width < 2 or self.r1_gamma < 0:
+            raise ValueError(f"need width >= 2, r1_gamma >= 0; got {self.width}, {self.r1_gamma}")
 
 
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 4000}}
 """What each profile changes in :class:`GANSettings`."""
 
 FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "lr_discriminator": 2e-4,
-                                "dense": 0}
-"""What the chapter's first recipe, the plain DCGAN, sets differently; the chapter and
-``benchmarks/gan_sweep.py`` compare it with today's recipe at equal training time."""
+                                "dense": 0, "r1_gamma": 0.0}
+"""What the chapter's first recipe, the plain DCGAN, sets differently (compared at equal time)."""
+
+
+def steps_taken(optimizer: torch.optim.Optimizer) -> int:
+    """How many steps ``optimizer`` has taken: Adam counts them, and a checkpoint keeps them."""
+    return int(optimizer.state[optimizer.param_groups[0]["params"][0]].get("step", 0))
+
+
+def lazy_r1(discriminator: DCGANDiscriminator, optimizer: torch.optim.Optimizer,
+            real: torch.Tensor, gamma: float, every: int) -> torch.Tensor:
+    r"""A step of D down R1 (Mescheder et al. 2018), $\tfrac{\gamma}{2}\,\mathbb{E}_x \lVert\nabla_x
+    \ell(x)\rVert^2$ on real images, ``every`` times as strong: lazy (Karras et al. 2020)."""
+    real = real.detach().requires_grad_(True)  # (N, 1, 28, 28)
+    slope, = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)  # dl/dx
+    penalty = 0.5 * gamma * every * slope.pow(2).flatten(1).sum(1).mean()
+    optimizer.zero_grad()
+    penalty.backward()
+    optimizer.step()
+    return penalty.detach()
 
 
 def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
-             saturating: bool = False, average_decay: float = 0.0
-             ) -> dict[str, torch.Tensor]:
-    """One step: D learns from a real and a fake batch, then G from the same
-    fakes. For logits l: -log D = softplus(-l), -log(1 - D) = softplus(l)."""
+             saturating: bool = False, average_decay: float = 0.0, r1_gamma: float = 0.0,
+             r1_every: int = 4) -> dict[str, torch.Tensor]:
+    """One step: D learns from a real and a fake batch, G from the same fakes,
+    then lazy R1. For logits l: -log D = softplus(-l), -log(1 - D) = softplus(l)."""
     real, _ = batch  # (N, 1, 28, 28)
     gan = state.modules["gan"]
-    d_opt, g_opt = (state.optimizers["discriminator"],
-                    state.optimizers["generator"])
+    d_opt, g_opt = state.optimizers["discriminator"], state.optimizers["generator"]
     fake = gan.generator(gan.noise(len(real)))  # (N, 1, 28, 28)
 
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise
@@ -208,8 +223,9 @@ def gan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
 
     if average_decay:  # (3) the weight average follows G
         gan.update_average(average_decay)
-    return {"d_loss": d_loss, "g_loss": g_loss,
-            "d_real": torch.sigmoid(real_logits).mean(),
+    if r1_gamma and steps_taken(g_opt) % r1_every == 0:  # (4) every r1_every steps, R1 on D
+        lazy_r1(gan.discriminator, d_opt, real, r1_gamma, r1_every)
+    return {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(),
             "d_fake": torch.sigmoid(fake_logits).mean()}
 
 
@@ -244,7 +260,8 @@ def validate(settings: GANSettings, splits: Splits) -> Validate:
 def step(settings: GANSettings) -> Step:
     """The training step these settings ask for, called as ``step(state, batch)``."""
     return partial(gan_step, saturating=settings.saturating,
-                   average_decay=settings.average_decay)
+                   average_decay=settings.average_decay, r1_gamma=settings.r1_gamma,
+                   r1_every=settings.r1_every)
 
 
 RECIPE = Recipe(

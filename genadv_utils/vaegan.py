@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvEncoder, dcgan_init, fixed_noise, in_batches
-from .gan import GAN, DCGANDiscriminator, DCGANGenerator, GANSettings
+from .gan import GAN, DCGANDiscriminator, DCGANGenerator, GANSettings, lazy_r1, steps_taken
 from .losses import bernoulli_nll, feature_reconstruction, gaussian_kl
 from .recipe import Recipe, Render, Splits, Step, TrainState, Validate, check_settings
 from .vae import ConvVAE
@@ -49,9 +49,7 @@ class VAEGAN(nn.Module):
     encode = ConvVAE.encode
     reparameterise = staticmethod(ConvVAE.reparameterise)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) in [0, 1]
-        return self.decoder(z)
-
+    decode = property(lambda self: self.decoder)  # Dec(z): (N, 1, 28, 28) in [0, 1]
     noise = GAN.noise  # codes from the prior N(0, I), drawn as the GAN draws its noise
 
     @torch.no_grad()
@@ -65,8 +63,8 @@ class VAEGAN(nn.Module):
         return self.generate(self.encode(x)[0])
 
 
-CHANCE = math.log(2)
-"""D's cross-entropy on real and on generated images when it answers 1/2 everywhere."""
+CHANCE = math.log(2)  # D's cross-entropy on real and on fake images when it answers 1/2
+NETWORKS = ("encoder", "decoder", "discriminator")  # each with its own Adam and learning rate
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,8 @@ class VAEGANSettings:
     judge_reconstructions: bool = False  # D judges x_p only, as the authors' runs (True: x~ too)
     refine: bool = True  # as in the GAN: a 3x3 convolution at each of the decoder's resolutions
     average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
+    r1_gamma: float = GANSettings.r1_gamma  # as in the GAN: R1 on D every r1_every steps
+    r1_every: int = GANSettings.r1_every
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
     kl_weight: float = 1.0  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
@@ -100,19 +100,20 @@ class VAEGANSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_settings(self, "latent_size", "width", "encoder_width", "hidden")
-        if min(self.gamma, self.margin, self.kl_weight, self.dense) < 0 or self.equilibrium <= 0:
-            raise ValueError("gamma, kl_weight, margin and dense must be >= 0, equilibrium > 0")
+        check_settings(self, "latent_size", "width", "encoder_width", "hidden", "r1_every",
+                       "equilibrium")
+        if min(self.gamma, self.margin, self.kl_weight, self.dense, self.r1_gamma) < 0:
+            raise ValueError("gamma, kl_weight, margin, dense and r1_gamma must be >= 0")
         if self.similarity not in ("learned", "pixels"):
             raise ValueError(f"similarity must be 'learned' or 'pixels', got {self.similarity!r}")
-        if not set(self.decayed.split()) <= {"encoder", "decoder", "discriminator"}:
+        if not set(self.decayed.split()) <= set(NETWORKS):
             raise ValueError(f"decayed names encoder, decoder, discriminator; got {self.decayed!r}")
 
 
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 3000}}
 """What each profile changes in :class:`VAEGANSettings`."""
 
-FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0,
+FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0, "r1_gamma": 0.0,
                                 "lr_discriminator": 2e-4, "judge_reconstructions": True}
 """What the chapter's first recipe (the book's earlier editions) sets differently."""
 
@@ -137,18 +138,17 @@ def equilibrium_rule(real_cost: float, fake_cost: float, *where: float) -> tuple
     low, high = band(*where)
     train_d = min(real_cost, fake_cost) >= low
     train_g = max(real_cost, fake_cost) <= high
-    if not (train_d or train_g):
-        return True, True
-    return train_d, train_g
+    return (train_d, train_g) if train_d or train_g else (True, True)
 
 
 def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, gamma: float,
                 balance: bool = True, equilibrium: float = VAEGANSettings.equilibrium,
                 margin: float = VAEGANSettings.margin, average_decay: float = 0.0,
-                kl_weight: float = 1.0, judge_reconstructions: bool = True) -> dict[str, Any]:
+                kl_weight: float = 1.0, judge_reconstructions: bool = True, r1_gamma: float = 0.0,
+                r1_every: int = 4) -> dict[str, Any]:
     """One VAE-GAN step with the paper's gradient routing: the encoder descends
-    kl_weight * KL + feature reconstruction, the decoder gamma * feature
-    reconstruction + its GAN loss, the discriminator its GAN loss only."""
+    kl_weight * KL + feature reconstruction, the decoder gamma * feature reconstruction
+    + its GAN loss, the discriminator its GAN loss only (and lazy R1, as the GAN's)."""
     real, _ = batch  # (N, 1, 28, 28)
     model = state.modules["vaegan"]
     dis = model.discriminator
@@ -182,13 +182,14 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, 
     updated = [n for n in objectives if n != "discriminator" or train_d]
     for name in updated:  # each network: the gradient of its own loss only
         params = list(getattr(model, name).parameters())
-        grads = torch.autograd.grad(objectives[name], params, retain_graph=True)
-        for p, g in zip(params, grads):
+        for p, g in zip(params, torch.autograd.grad(objectives[name], params, retain_graph=True)):
             p.grad = g
     for name in updated:
         state.optimizers[name].step()
     if average_decay:
         model.update_average(average_decay)
+    if r1_gamma and steps_taken(state.optimizers["encoder"]) % r1_every == 0:
+        lazy_r1(dis, state.optimizers["discriminator"], real, r1_gamma, r1_every)
     return {"kl": kl, "feature_rec": feature_rec, "d_real_cost": real_cost,
             "d_fake_cost": fake_cost, "acc_real": (real_logits > 0).float().mean(),
             "acc_rec": (rec_logits < 0).float().mean(),
@@ -230,10 +231,9 @@ def network(settings: VAEGANSettings) -> VAEGAN:
 def build(settings: VAEGANSettings) -> TrainState:
     """A VAE-GAN, one Adam optimiser per network and their exponential LR schedules."""
     model = network(settings)
-    rates = {"encoder": settings.lr_encoder, "decoder": settings.lr_decoder,
-             "discriminator": settings.lr_discriminator}
-    adam = {name: torch.optim.Adam(getattr(model, name).parameters(), rate,
-                                   betas=(settings.beta1, 0.999)) for name, rate in rates.items()}
+    adam = {name: torch.optim.Adam(getattr(model, name).parameters(),
+                                   getattr(settings, f"lr_{name}"), betas=(settings.beta1, 0.999))
+            for name in NETWORKS}
     decay = {name: torch.optim.lr_scheduler.ExponentialLR(optimizer, settings.lr_decay)
              for name, optimizer in adam.items() if name in settings.decayed.split()}
     return TrainState({"vaegan": model}, adam, decay)
@@ -260,7 +260,8 @@ def step(settings: VAEGANSettings) -> Step:
     return partial(vaegan_step, gamma=settings.gamma, balance=settings.balance,
                    equilibrium=settings.equilibrium, margin=settings.margin,
                    average_decay=settings.average_decay, kl_weight=settings.kl_weight,
-                   judge_reconstructions=settings.judge_reconstructions)
+                   judge_reconstructions=settings.judge_reconstructions,
+                   r1_gamma=settings.r1_gamma, r1_every=settings.r1_every)
 
 
 RECIPE = Recipe(

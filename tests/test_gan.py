@@ -32,7 +32,7 @@ def test_gan_settings_reject_bad_values():
         gan.settings("smoke", beta1=1.0)
     with pytest.raises(ValueError, match="average_decay"):
         gan.settings("smoke", average_decay=1.0)
-    with pytest.raises(ValueError, match="width must be at least 2"):
+    with pytest.raises(ValueError, match="need width >= 2"):
         gan.settings("smoke", width=1)
     with pytest.raises(ValueError, match="unknown GANSettings field"):
         gan.settings("smoke", loss="hinge")
