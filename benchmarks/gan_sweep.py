@@ -6,9 +6,10 @@ about five minutes on the 2-core machine the book is built on (a candidate witho
 ``epochs`` gets as many as fit into ``--minutes`` here, timed by the recipe's
 ``epochs_for_minutes``), so the rows compare quality at about equal training time; the seconds
 column says how equal. Runs are cached in the run store like every other run, so re-running the
-script reloads them, and the default's run is the one the book reloads. A few candidates of
-either model train with a step of their own (``OWN_STEPS``: a lazy R1 penalty on D, a schedule
-of every learning rate), which leaves the chapters' recipes as they are until one of them pays.
+script reloads them, and the default's run is the one the book reloads. A candidate may train
+with a step of its own (``OWN_STEPS``: a schedule of every learning rate), which leaves the
+chapters' recipes as they are until it pays; the lazy R1 penalty, tried that way first, paid
+and is now the recipes' own (``r1_gamma``).
 ``--time`` instead times today's recipe and the default side by side, in turns, in one process
 (with ``--only``, those candidates against the defaults, each with its own step). Every
 candidate draws 10k samples, scored against the 10k test images in the evaluation classifier's
@@ -20,7 +21,7 @@ too, and how often its players were paused.
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --only today,defaults
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan --time
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan --time \\
-        --only "batch 128; 6 epochs,lazy R1 gamma 0.1 every 4 steps; 4 epochs"
+        --only "batch 128; 6 epochs,R1 gamma 1; 4 epochs"
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --against 729c575
 """
 
@@ -59,71 +60,74 @@ _SLOW_D = {"lr_discriminator": vaegan.FIRST_RECIPE["lr_discriminator"]}  # befor
 _BOTH = {"judge_reconstructions": True}  # D judged reconstructions too, before the authors' way
 
 
+BEFORE_R1 = {"r1_gamma": 0.0}
+"""What every candidate searched before R1 joined the defaults leaves out."""
+
+_GAN_BEFORE_R1: dict[str, dict[str, Any]] = {
+    "refine + average; D lr 2e-4": _gan(lr_discriminator=2e-4, epochs=8),
+    "refine + average; both lr 2e-4": _gan(lr_generator=2e-4, lr_discriminator=2e-4),
+    "refine + average; D lr 1e-3": _gan(lr_discriminator=1e-3, epochs=7),
+    "refine + average; D lr 2e-3 (chosen before the hidden layer)": _gan(),
+    "refine + average 0.9995; D lr 2e-3": _gan(average_decay=0.9995),
+    "D without a hidden layer (the earlier default), 5 minutes": {"dense": 0},
+    "D hidden: a dense layer of 512 before its logit, 6 epochs": {"dense": 512, "epochs": 6},
+    "D hidden, 5 epochs (chosen)": {"dense": 512, "epochs": 5},
+    "batch 128; 6 epochs": {"batch_size": 128, "epochs": 6},
+    "D hidden 1024 wide; 4 epochs": {"dense": 1024, "epochs": 4},
+    "both rates x0.7 an epoch; 5 epochs": {"epochs": 5},
+}
+_VAEGAN_BEFORE_R1: dict[str, dict[str, Any]] = {  # 4 epochs each unless named
+    "Dis_l the last convolution (no hidden layer)": {**_BOTH, "epochs": 4, "dense": 0,
+                                                     **_SLOW_D},
+    "no hidden layer; D lr 1e-3": {**_BOTH, "epochs": 4, "dense": 0,
+                                   "lr_discriminator": 1e-3},
+    "no hidden layer; KL weight 4": {**_BOTH, "epochs": 4, "dense": 0, "kl_weight": 4.0,
+                                     **_SLOW_D},
+    "no hidden layer; D lr 1e-3; KL weight 4": {**_BOTH, "epochs": 4, "dense": 0,
+                                                "lr_discriminator": 1e-3, "kl_weight": 4.0},
+    "Dis_l hidden: a dense layer of 512 after it": {**_BOTH, "epochs": 4, "dense": 512,
+                                                    **_SLOW_D},
+    "Dis_l hidden; KL weight 4": {**_BOTH, "epochs": 4, "dense": 512, "kl_weight": 4.0,
+                                  **_SLOW_D},
+    "pixels: the same networks as a VAE": {"epochs": 4, "dense": 0, "similarity": "pixels"},
+    "Dis_l hidden; D lr 1e-3": {**_BOTH, "epochs": 4, "dense": 512, "lr_discriminator": 1e-3},
+    "Dis_l hidden; D lr 2e-3, the GAN's": {**_BOTH, "epochs": 4, "dense": 512,
+                                           "lr_discriminator": 2e-3},
+    "D judges samples only (the authors' runs)": {"epochs": 4,
+                                                  "judge_reconstructions": False},
+    "D judges samples only; 5 epochs (chosen)": {"epochs": 5,
+                                                 "judge_reconstructions": False},
+    "D judges samples only; 5 epochs; gamma 0.03": {"epochs": 5, "gamma": 0.03,
+                                                    "judge_reconstructions": False},
+    "samples only; 5 epochs; every rate x0.7 an epoch": {"epochs": 5, "lr_decay": 0.7,
+                                                         "judge_reconstructions": False},
+    "samples only; 5 epochs; every rate x0.5 an epoch": {"epochs": 5, "lr_decay": 0.5,
+                                                         "judge_reconstructions": False},
+    "samples only; 5 epochs; D's rate x0.7 an epoch": {
+        "epochs": 5, "lr_decay": 0.7, "decayed": "discriminator",
+        "judge_reconstructions": False},
+    **{f"samples only; 5 epochs; the encoder's rate x0.7 an epoch{name}": {
+        "epochs": 5, "lr_decay": 0.7, "decayed": "encoder", "judge_reconstructions": False,
+        **seed} for name, seed in (("", {}), ("; seed 1", {"seed": 1}),
+                                   ("; seed 2", {"seed": 2}))},
+    "samples only; 5 epochs; encoder's and D's rates x0.7 an epoch": {
+        "epochs": 5, "lr_decay": 0.7, "decayed": "encoder discriminator",
+        "judge_reconstructions": False},
+}
+
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "gan": {
         "today": TODAY["gan"],
         "defaults": {},
-        "refine + average; D lr 2e-4": _gan(lr_discriminator=2e-4, epochs=8),
-        "refine + average; both lr 2e-4": _gan(lr_generator=2e-4, lr_discriminator=2e-4),
-        "refine + average; D lr 1e-3": _gan(lr_discriminator=1e-3, epochs=7),
-        "refine + average; D lr 2e-3 (chosen before the hidden layer)": _gan(),
-        "refine + average 0.9995; D lr 2e-3": _gan(average_decay=0.9995),
-        "D without a hidden layer (the earlier default), 5 minutes": {"dense": 0},
-        "D hidden: a dense layer of 512 before its logit, 6 epochs": {"dense": 512, "epochs": 6},
-        "D hidden, 5 epochs (chosen)": {"dense": 512, "epochs": 5},
-        "batch 128; 6 epochs": {"batch_size": 128, "epochs": 6},
-        "D hidden 1024 wide; 4 epochs": {"dense": 1024, "epochs": 4},
-        "lazy R1 gamma 1 every 4 steps; 4 epochs": {"epochs": 4},
-        "lazy R1 gamma 10 every 4 steps; 4 epochs": {"epochs": 4},
-        "lazy R1 gamma 0.1 every 4 steps; 4 epochs": {"epochs": 4},
-        "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 1": {"epochs": 4, "seed": 1},
-        "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 2": {"epochs": 4, "seed": 2},
-        "both rates x0.7 an epoch; 5 epochs": {"epochs": 5},
+        **{name: {**BEFORE_R1, **changes} for name, changes in _GAN_BEFORE_R1.items()},
+        "R1 gamma 1; 4 epochs": {"r1_gamma": 1.0, "epochs": 4},
+        "R1 gamma 10; 4 epochs": {"r1_gamma": 10.0, "epochs": 4},
+        **{f"the default; seed {seed}": {"epochs": 4, "seed": seed} for seed in (1, 2)},
     },
-    "vaegan": {  # 4 epochs each unless named: the default's, in about the time 5 took before
+    "vaegan": {
         "defaults": {},
-        "Dis_l the last convolution (no hidden layer)": {**_BOTH, "epochs": 4, "dense": 0,
-                                                         **_SLOW_D},
-        "no hidden layer; D lr 1e-3": {**_BOTH, "epochs": 4, "dense": 0,
-                                       "lr_discriminator": 1e-3},
-        "no hidden layer; KL weight 4": {**_BOTH, "epochs": 4, "dense": 0, "kl_weight": 4.0,
-                                         **_SLOW_D},
-        "no hidden layer; D lr 1e-3; KL weight 4": {**_BOTH, "epochs": 4, "dense": 0,
-                                                    "lr_discriminator": 1e-3, "kl_weight": 4.0},
-        "Dis_l hidden: a dense layer of 512 after it": {**_BOTH, "epochs": 4, "dense": 512,
-                                                        **_SLOW_D},
-        "Dis_l hidden; KL weight 4": {**_BOTH, "epochs": 4, "dense": 512, "kl_weight": 4.0,
-                                      **_SLOW_D},
-        "pixels: the same networks as a VAE": {"epochs": 4, "dense": 0, "similarity": "pixels"},
-        "Dis_l hidden; D lr 1e-3": {**_BOTH, "epochs": 4, "dense": 512, "lr_discriminator": 1e-3},
-        "Dis_l hidden; D lr 2e-3, the GAN's": {**_BOTH, "epochs": 4, "dense": 512,
-                                               "lr_discriminator": 2e-3},
-        "D judges samples only (the authors' runs)": {"epochs": 4,
-                                                      "judge_reconstructions": False},
-        "D judges samples only; 5 epochs (chosen)": {"epochs": 5,
-                                                     "judge_reconstructions": False},
-        "D judges samples only; 5 epochs; gamma 0.03": {"epochs": 5, "gamma": 0.03,
-                                                        "judge_reconstructions": False},
-        "samples only; 5 epochs; every rate x0.7 an epoch": {"epochs": 5, "lr_decay": 0.7,
-                                                             "judge_reconstructions": False},
-        "samples only; 5 epochs; every rate x0.5 an epoch": {"epochs": 5, "lr_decay": 0.5,
-                                                             "judge_reconstructions": False},
-        "samples only; 5 epochs; D's rate x0.7 an epoch": {
-            "epochs": 5, "lr_decay": 0.7, "decayed": "discriminator",
-            "judge_reconstructions": False},
-        **{f"samples only; 5 epochs; the encoder's rate x0.7 an epoch{name}": {
-            "epochs": 5, "lr_decay": 0.7, "decayed": "encoder", "judge_reconstructions": False,
-            **seed} for name, seed in (("", {}), ("; seed 1", {"seed": 1}),
-                                       ("; seed 2", {"seed": 2}))},
-        "samples only; 5 epochs; encoder's and D's rates x0.7 an epoch": {
-            "epochs": 5, "lr_decay": 0.7, "decayed": "encoder discriminator",
-            "judge_reconstructions": False},
-        "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps": {
-            "epochs": 5, "judge_reconstructions": False},
-        "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps; seed 1": {
-            "epochs": 5, "judge_reconstructions": False, "seed": 1},
-        "samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps; seed 2": {
-            "epochs": 5, "judge_reconstructions": False, "seed": 2},
+        **{name: {**BEFORE_R1, **changes} for name, changes in _VAEGAN_BEFORE_R1.items()},
+        **{f"the default; seed {seed}": {"epochs": 5, "seed": seed} for seed in (1, 2)},
     },
 }
 """Each model's candidates: name → changes to the default settings (``defaults``: none,
@@ -134,28 +138,6 @@ table)."""
 def _recipe_of(settings: Any) -> Any:
     """The recipe whose settings these are."""
     return next(r for r in registry.RECIPES.values() if isinstance(settings, r.settings_type))
-
-
-def r1_step(state: Any, batch: Any, *, gamma: float, every: int, settings: Any
-            ) -> dict[str, Any]:
-    r"""The recipe's step for ``settings``, then every ``every`` steps a lazy R1 step of D
-    (Mescheder et al. 2018; lazy as in Karras et al. 2020): minimise $\tfrac{\gamma}{2}
-    k\,\mathbb{E}_x \lVert\nabla_x \ell(x)\rVert^2$ on the real batch, $k$ = ``every``,
-    which pulls D's surface flat where the data lie. The steps are counted by the first other
-    network's optimiser (G's, or the VAE-GAN's encoder's), which steps every time."""
-    name = _recipe_of(settings).name
-    out = _recipe_of(settings).step(settings)(state, batch)
-    d_opt = state.optimizers["discriminator"]
-    counter = next(o for key, o in state.optimizers.items() if key != "discriminator")
-    if int(counter.state[counter.param_groups[0]["params"][0]]["step"]) % every == 0:
-        real = batch[0].detach().requires_grad_(True)  # (N, 1, 28, 28)
-        logits = state.modules[name].discriminator(real)  # (N,)
-        grad, = torch.autograd.grad(logits.sum(), real, create_graph=True)  # (N, 1, 28, 28)
-        penalty = 0.5 * gamma * every * grad.pow(2).flatten(1).sum(1).mean()
-        d_opt.zero_grad()
-        penalty.backward()
-        d_opt.step()
-    return out
 
 
 def annealed_step(state: Any, batch: Any, *, decay: float, settings: Any) -> dict[str, Any]:
@@ -173,13 +155,6 @@ def _own(step: Any, **bound: Any) -> Any:
 
 
 OWN_STEPS: dict[str, Any] = {
-    "lazy R1 gamma 1 every 4 steps; 4 epochs": _own(r1_step, gamma=1.0, every=4),
-    "lazy R1 gamma 10 every 4 steps; 4 epochs": _own(r1_step, gamma=10.0, every=4),
-    "lazy R1 gamma 0.1 every 4 steps; 4 epochs": _own(r1_step, gamma=0.1, every=4),
-    "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 1": _own(r1_step, gamma=0.1, every=4),
-    "lazy R1 gamma 0.1 every 4 steps; 4 epochs; seed 2": _own(r1_step, gamma=0.1, every=4),
-    **{f"samples only; 5 epochs; lazy R1 gamma 0.1 every 4 steps{seed}": _own(
-        r1_step, gamma=0.1, every=4) for seed in ("", "; seed 1", "; seed 2")},
     "both rates x0.7 an epoch; 5 epochs": _own(annealed_step, decay=0.7),
 }
 """Candidates of either model that train with their own step (name → settings → step); each

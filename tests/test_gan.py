@@ -1,12 +1,14 @@
 """Chapter 3's module: the DCGAN's networks, its settings, the training step with its two
 losses, the weight average, training with snapshots, and exact resumption."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genadv_utils import data, gan, training
+from genadv_utils import data, gan, training, vaegan
 
 
 def test_dcgan_shapes_range_and_initialisation():
@@ -36,6 +38,55 @@ def test_gan_settings_reject_bad_values():
         gan.settings("smoke", width=1)
     with pytest.raises(ValueError, match="unknown GANSettings field"):
         gan.settings("smoke", loss="hinge")
+    with pytest.raises(ValueError, match="r1_gamma >= 0"):
+        gan.settings("smoke", r1_gamma=-0.1)
+    with pytest.raises(ValueError, match="r1_every must be positive"):
+        gan.settings("smoke", r1_every=0)
+
+
+SMALL_GAN = gan.settings("smoke", width=4, latent_size=8, dense=16)
+SMALL_VAEGAN = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
+                               dense=16)
+REAL = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+
+
+def _steps(recipe, settings, steps: int, record: list | None = None):
+    """``steps`` of the recipe's own step on one fixed batch, the same noise for any settings;
+    each step's record appended to ``record``."""
+    state = recipe.start(settings, "cpu")
+    state.train(True)
+    for i in range(steps):
+        torch.manual_seed(i)
+        out = recipe.step(settings)(state, (REAL, None))
+        if record is not None:
+            record.append(out)
+    return state
+
+
+def _input_slope(state, name: str) -> float:
+    """D's mean squared input gradient on the real batch: what R1 penalises."""
+    x = REAL.clone().requires_grad_(True)
+    grad, = torch.autograd.grad(state.modules[name].discriminator(x).sum(), x)
+    return grad.pow(2).flatten(1).sum(1).mean().item()
+
+
+@pytest.mark.parametrize("recipe, settings", [(gan.RECIPE, SMALL_GAN),
+                                              (vaegan.RECIPE, SMALL_VAEGAN)])
+def test_r1_flattens_the_discriminator_where_the_data_lie(recipe, settings):
+    plain = _steps(recipe, dataclasses.replace(settings, r1_gamma=0.0), 8)
+    r1 = _steps(recipe, dataclasses.replace(settings, r1_gamma=10.0, r1_every=1), 8)
+    assert _input_slope(r1, recipe.name) < 0.5 * _input_slope(plain, recipe.name)
+
+
+@pytest.mark.parametrize("recipe, settings, counter", [(gan.RECIPE, SMALL_GAN, "generator"),
+                                                       (vaegan.RECIPE, SMALL_VAEGAN, "encoder")])
+def test_lazy_r1_takes_its_own_step_of_d_every_k_steps(recipe, settings, counter):
+    record = []
+    state = _steps(recipe, dataclasses.replace(settings, r1_every=4), 9, record)
+    assert gan.steps_taken(state.optimizers[counter]) == 9
+    own = 9 - sum(step.get("skip_d", 0) for step in record)  # the VAE-GAN's rule may pause D
+    # D's own steps, and R1's after the 4th and the 8th
+    assert gan.steps_taken(state.optimizers["discriminator"]) == own + 2
 
 
 def _frozen_step(saturating, reject=False):
