@@ -346,16 +346,18 @@ def plot_histogram(values: Images, *, bins: int = 50, xlabel: str, title: str | 
 @_styled
 def plot_points(points: Mapping[str, tuple[float, float]], *, xlabel: str, ylabel: str,
                 title: str | None = None, reference: tuple[str, float] | None = None,
-                colors: Mapping[str, str] | None = None, ax: Axes | None = None) -> Figure:
+                colors: Mapping[str, str] | None = None, ax: Axes | None = None,
+                below: tuple[str, ...] = ()) -> Figure:
     """Named points in a plane, each labelled beside its marker, e.g. models placed by two
     metrics; ``reference`` = (label, y) draws a dotted horizontal line, e.g. the real data's
-    value. ``colors`` (name -> colour) keeps a model's colour the same across panels."""
+    value. ``colors`` (name -> colour) keeps a model's colour the same across panels; the
+    points named in ``below`` have their label under the marker, apart from a close neighbour's."""
     fig, ax = _panel(ax, (5.5, 4.0))
     for i, (name, (x, y)) in enumerate(points.items()):
         color = (colors or {}).get(name, f"C{i}")
         ax.scatter([x], [y], s=60, color=color, zorder=3)
-        ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", color=color,
-                    fontweight="bold")
+        ax.annotate(name, (x, y), xytext=(6, -14 if name in below else 6),
+                    textcoords="offset points", color=color, fontweight="bold")
     if reference is not None:
         label, y = reference
         ax.axhline(y, color="grey", linestyle=":", linewidth=1)
