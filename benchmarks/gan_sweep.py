@@ -133,11 +133,17 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
         "KL weight 0.1": {"epochs": 5, "kl_weight": 0.1},
         "KL weight 0.1; gamma 0.03": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.03},
         "KL weight 0.1; R1 gamma 0.03": {"epochs": 5, "kl_weight": 0.1, "r1_gamma": 0.03},
+        **{f"KL weight 0.1; seed {seed}": {"epochs": 5, "kl_weight": 0.1, "seed": seed}
+           for seed in (1, 2)},
+        **{f"KL weight 0.03{name}": {"epochs": 5, "kl_weight": 0.03, **seed}
+           for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
+        "KL weight 0.01": {"epochs": 5, "kl_weight": 0.01},
+        "KL weight 0.1; gamma 0.02": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.02},
     },
 }
-"""Each model's candidates: name → changes to the default settings (``defaults``: none,
-whatever the defaults are now, at their own epochs: the book's run), as this search ran them
-(benchmarks/README.md has their table)."""
+"""Each model's candidates: name → changes to the default settings, as this search ran them
+(benchmarks/README.md has their table). ``defaults`` changes nothing but names the recipe's own
+epochs, so that it reloads the book's run."""
 
 
 def _recipe_of(settings: Any) -> Any:
