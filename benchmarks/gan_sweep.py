@@ -45,7 +45,7 @@ from genadv_utils.blocks import in_batches
 
 TODAY = {
     "gan": {**gan.FIRST_RECIPE, "epochs": 8},
-    "vaegan": {**vaegan.FIRST_RECIPE, "epochs": 5},
+    "vaegan": {**vaegan.FIRST_RECIPE, "epochs": 5, "kl_weight": 1.0},
 }
 """The recipes as they were before this search, for the side-by-side rows."""
 
@@ -62,6 +62,9 @@ _BOTH = {"judge_reconstructions": True}  # D judged reconstructions too, before 
 
 BEFORE_R1 = {"r1_gamma": 0.0}
 """What every candidate searched before R1 joined the defaults leaves out."""
+
+BEFORE_KL = {"kl_weight": 1.0}
+"""The VAE-GAN's KL weight before its search: every VAE-GAN candidate that ran with it."""
 
 _GAN_BEFORE_R1: dict[str, dict[str, Any]] = {
     "refine + average; D lr 2e-4": _gan(lr_discriminator=2e-4, epochs=8),
@@ -126,8 +129,11 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "vaegan": {
         "defaults": {"epochs": vaegan.VAEGANSettings.epochs},
-        **{name: {**BEFORE_R1, **changes} for name, changes in _VAEGAN_BEFORE_R1.items()},
+        **{name: {**BEFORE_KL, **BEFORE_R1, **changes}
+           for name, changes in _VAEGAN_BEFORE_R1.items()},
         **{f"the default; seed {seed}": {"epochs": 5, "seed": seed} for seed in (1, 2)},
+        **{f"KL weight 1{name}": {"epochs": 5, **BEFORE_KL, **seed}
+           for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
         "KL weight 0.5": {"epochs": 5, "kl_weight": 0.5},
         "KL weight 0.25": {"epochs": 5, "kl_weight": 0.25},
         "KL weight 0.1": {"epochs": 5, "kl_weight": 0.1},

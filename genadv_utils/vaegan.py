@@ -84,7 +84,7 @@ class VAEGANSettings:
     r1_gamma: float = GANSettings.r1_gamma  # as in the GAN: R1 on D every r1_every steps
     r1_every: int = GANSettings.r1_every
     gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
-    kl_weight: float = 1.0  # weight of the KL in the encoder's loss (1: the VAE's bound)
+    kl_weight: float = 0.03  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
     equilibrium: float = CHANCE  # the band's centre: D's costs at chance
     margin: float = 0.35  # the band's half-width, the authors' value
