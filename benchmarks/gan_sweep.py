@@ -145,7 +145,9 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
            for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
         "KL weight 0.01": {"epochs": 5, "kl_weight": 0.01},
         "KL weight 0.1; gamma 0.02": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.02},
-        "KL weight 0.03; gamma 0.015": {"epochs": 5, "kl_weight": 0.03, "gamma": 0.015},
+        **{f"KL weight 0.03; gamma 0.015{name}": {"epochs": 5, "kl_weight": 0.03, "gamma": 0.015,
+                                                  **seed}
+           for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
         "KL weight 0.03; 6 epochs": {"epochs": 6, "kl_weight": 0.03},
     },
 }
