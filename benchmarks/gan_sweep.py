@@ -56,6 +56,8 @@ def _gan(refine: bool = True, average_decay: float = 0.999, lr_generator: float 
             "lr_discriminator": lr_discriminator, "epochs": epochs, "dense": dense}
 
 
+THREE_SEEDS = (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))
+"""A candidate run in three seeds: the suffix of each one's name, and its change of seed."""
 _SLOW_D = {"lr_discriminator": vaegan.FIRST_RECIPE["lr_discriminator"]}  # before the GAN's
 _BOTH = {"judge_reconstructions": True}  # D judged reconstructions too, before the authors' way
 
@@ -111,8 +113,7 @@ _VAEGAN_BEFORE_R1: dict[str, dict[str, Any]] = {  # 4 epochs each unless named
         "judge_reconstructions": False},
     **{f"samples only; 5 epochs; the encoder's rate x0.7 an epoch{name}": {
         "epochs": 5, "lr_decay": 0.7, "decayed": "encoder", "judge_reconstructions": False,
-        **seed} for name, seed in (("", {}), ("; seed 1", {"seed": 1}),
-                                   ("; seed 2", {"seed": 2}))},
+        **seed} for name, seed in THREE_SEEDS},
     "samples only; 5 epochs; encoder's and D's rates x0.7 an epoch": {
         "epochs": 5, "lr_decay": 0.7, "decayed": "encoder discriminator",
         "judge_reconstructions": False},
@@ -133,7 +134,7 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
            for name, changes in _VAEGAN_BEFORE_R1.items()},
         **{f"the default; seed {seed}": {"epochs": 5, "seed": seed} for seed in (1, 2)},
         **{f"KL weight 1{name}": {"epochs": 5, **BEFORE_KL, **seed}
-           for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
+           for name, seed in THREE_SEEDS},
         "KL weight 0.5": {"epochs": 5, "kl_weight": 0.5},
         "KL weight 0.25": {"epochs": 5, "kl_weight": 0.25},
         "KL weight 0.1": {"epochs": 5, "kl_weight": 0.1},
@@ -142,12 +143,12 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
         **{f"KL weight 0.1; seed {seed}": {"epochs": 5, "kl_weight": 0.1, "seed": seed}
            for seed in (1, 2)},
         **{f"KL weight 0.03{name}": {"epochs": 5, "kl_weight": 0.03, **seed}
-           for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
+           for name, seed in THREE_SEEDS},
         "KL weight 0.01": {"epochs": 5, "kl_weight": 0.01},
         "KL weight 0.1; gamma 0.02": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.02},
         **{f"KL weight 0.03; gamma 0.015{name}": {"epochs": 5, "kl_weight": 0.03, "gamma": 0.015,
                                                   **seed}
-           for name, seed in (("", {}), ("; seed 1", {"seed": 1}), ("; seed 2", {"seed": 2}))},
+           for name, seed in THREE_SEEDS},
         "KL weight 0.03; 6 epochs": {"epochs": 6, "kl_weight": 0.03},
     },
 }
