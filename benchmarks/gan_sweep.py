@@ -119,6 +119,40 @@ _VAEGAN_BEFORE_R1: dict[str, dict[str, Any]] = {  # 4 epochs each unless named
         "judge_reconstructions": False},
 }
 
+BEFORE_SCHEDULE = {"gamma": 0.01, "lr_decay": 1.0, "decayed": "encoder decoder discriminator"}
+"""The VAE-GAN's reconstruction weight and schedule before the search at the KL weight of 0.03
+adopted one: every VAE-GAN candidate searched before it ran with them, unless it names its own."""
+
+_VAEGAN_SEARCHED: dict[str, dict[str, Any]] = {
+    **{name: {**BEFORE_KL, **BEFORE_R1, **changes} for name, changes in _VAEGAN_BEFORE_R1.items()},
+    **{f"KL weight 1{name}": {"epochs": 5, **BEFORE_KL, **seed} for name, seed in THREE_SEEDS},
+    "KL weight 0.5": {"epochs": 5, "kl_weight": 0.5},
+    "KL weight 0.25": {"epochs": 5, "kl_weight": 0.25},
+    "KL weight 0.1": {"epochs": 5, "kl_weight": 0.1},
+    "KL weight 0.1; gamma 0.03": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.03},
+    "KL weight 0.1; R1 gamma 0.03": {"epochs": 5, "kl_weight": 0.1, "r1_gamma": 0.03},
+    **{f"KL weight 0.1; seed {seed}": {"epochs": 5, "kl_weight": 0.1, "seed": seed}
+       for seed in (1, 2)},
+    **{f"KL weight 0.03{name}": {"epochs": 5, "kl_weight": 0.03, **seed}
+       for name, seed in THREE_SEEDS},
+    "KL weight 0.01": {"epochs": 5, "kl_weight": 0.01},
+    "KL weight 0.1; gamma 0.02": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.02},
+    **{f"KL weight 0.03; gamma 0.015{name}": {"epochs": 5, "kl_weight": 0.03, "gamma": 0.015,
+                                              **seed}
+       for name, seed in THREE_SEEDS},
+    "KL weight 0.03; 6 epochs": {"epochs": 6, "kl_weight": 0.03},
+    "KL weight 0.03; encoder's and D's rates x0.7 an epoch": {
+        "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7, "decayed": "encoder discriminator"},
+    "KL weight 0.03; the encoder's rate x0.7 an epoch": {
+        "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7, "decayed": "encoder"},
+    "KL weight 0.03; every rate x0.7 an epoch": {
+        "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7},
+    **{f"KL weight 0.03; encoder's and D's rates x0.7 an epoch; gamma 0.015{name}": {
+        "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7, "decayed": "encoder discriminator",
+        "gamma": 0.015, **seed} for name, seed in THREE_SEEDS},
+}
+"""The VAE-GAN's candidates searched since R1, each as it ran."""
+
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "gan": {
         "today": TODAY["gan"],
@@ -130,26 +164,8 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "vaegan": {
         "defaults": {"epochs": vaegan.VAEGANSettings.epochs},
-        **{name: {**BEFORE_KL, **BEFORE_R1, **changes}
-           for name, changes in _VAEGAN_BEFORE_R1.items()},
         **{f"the default; seed {seed}": {"epochs": 5, "seed": seed} for seed in (1, 2)},
-        **{f"KL weight 1{name}": {"epochs": 5, **BEFORE_KL, **seed}
-           for name, seed in THREE_SEEDS},
-        "KL weight 0.5": {"epochs": 5, "kl_weight": 0.5},
-        "KL weight 0.25": {"epochs": 5, "kl_weight": 0.25},
-        "KL weight 0.1": {"epochs": 5, "kl_weight": 0.1},
-        "KL weight 0.1; gamma 0.03": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.03},
-        "KL weight 0.1; R1 gamma 0.03": {"epochs": 5, "kl_weight": 0.1, "r1_gamma": 0.03},
-        **{f"KL weight 0.1; seed {seed}": {"epochs": 5, "kl_weight": 0.1, "seed": seed}
-           for seed in (1, 2)},
-        **{f"KL weight 0.03{name}": {"epochs": 5, "kl_weight": 0.03, **seed}
-           for name, seed in THREE_SEEDS},
-        "KL weight 0.01": {"epochs": 5, "kl_weight": 0.01},
-        "KL weight 0.1; gamma 0.02": {"epochs": 5, "kl_weight": 0.1, "gamma": 0.02},
-        **{f"KL weight 0.03; gamma 0.015{name}": {"epochs": 5, "kl_weight": 0.03, "gamma": 0.015,
-                                                  **seed}
-           for name, seed in THREE_SEEDS},
-        "KL weight 0.03; 6 epochs": {"epochs": 6, "kl_weight": 0.03},
+        **{name: {**BEFORE_SCHEDULE, **changes} for name, changes in _VAEGAN_SEARCHED.items()},
     },
 }
 """Each model's candidates: name → changes to the default settings, as this search ran them

@@ -83,7 +83,7 @@ class VAEGANSettings:
     average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
     r1_gamma: float = GANSettings.r1_gamma  # as in the GAN: R1 on D every r1_every steps
     r1_every: int = GANSettings.r1_every
-    gamma: float = 1e-2  # weight of the feature reconstruction in the decoder's loss
+    gamma: float = 0.015  # weight of the feature reconstruction in the decoder's loss
     kl_weight: float = 0.03  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
     equilibrium: float = CHANCE  # the band's centre: D's costs at chance
@@ -93,8 +93,8 @@ class VAEGANSettings:
     lr_encoder: float = 1e-3
     lr_decoder: float = 1e-3
     lr_discriminator: float = GANSettings.lr_discriminator  # reconstructions kept class more
-    lr_decay: float = 1.0  # ExponentialLR: the decayed networks' rates times this every epoch
-    decayed: str = "encoder decoder discriminator"  # whose rates decay (1.0 above: nobody's)
+    lr_decay: float = 0.7  # ExponentialLR: the decayed networks' rates times this every epoch
+    decayed: str = "encoder discriminator"  # whose rates decay; the decoder keeps learning
     beta1: float = 0.5
     train_size: int | None = None
     seed: int = 0
@@ -114,7 +114,8 @@ PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "tr
 """What each profile changes in :class:`VAEGANSettings`."""
 
 FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0, "r1_gamma": 0.0,
-                                "lr_discriminator": 2e-4, "judge_reconstructions": True}
+                                "lr_discriminator": 2e-4, "judge_reconstructions": True,
+                                "gamma": 0.01, "lr_decay": 1.0}
 """What the chapter's first recipe (the book's earlier editions) sets differently."""
 
 

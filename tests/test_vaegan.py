@@ -217,14 +217,18 @@ def _rates_after_an_epoch(settings):
 
 def test_only_the_decayed_networks_rates_shrink_after_each_epoch():
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
-                               lr_decay=0.5, decayed="encoder discriminator")
+                               lr_decay=0.5, decayed="decoder")
     assert _rates_after_an_epoch(settings) == {
-        "encoder": 0.5 * settings.lr_encoder, "decoder": settings.lr_decoder,
-        "discriminator": 0.5 * settings.lr_discriminator}
+        "encoder": settings.lr_encoder, "decoder": 0.5 * settings.lr_decoder,
+        "discriminator": settings.lr_discriminator}
     default = vaegan.settings("smoke")
-    assert _rates_after_an_epoch(default) == {  # the default: every rate kept
-        "encoder": default.lr_encoder, "decoder": default.lr_decoder,
-        "discriminator": default.lr_discriminator}
+    assert _rates_after_an_epoch(default) == {  # the default: the decoder's rate kept
+        "encoder": 0.7 * default.lr_encoder, "decoder": default.lr_decoder,
+        "discriminator": 0.7 * default.lr_discriminator}
+    first = vaegan.settings("smoke", **vaegan.FIRST_RECIPE)
+    assert _rates_after_an_epoch(first) == {  # the first recipe: every rate kept
+        "encoder": first.lr_encoder, "decoder": first.lr_decoder,
+        "discriminator": first.lr_discriminator}
     with pytest.raises(ValueError, match="decayed"):
         vaegan.settings("smoke", decayed="generator")
     with pytest.raises(ValueError, match="lr_decay"):
