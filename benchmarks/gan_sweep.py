@@ -143,8 +143,6 @@ _VAEGAN_SEARCHED: dict[str, dict[str, Any]] = {
     "KL weight 0.03; 6 epochs": {"epochs": 6, "kl_weight": 0.03},
     "KL weight 0.03; encoder's and D's rates x0.7 an epoch": {
         "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7, "decayed": "encoder discriminator"},
-    "KL weight 0.03; the encoder's rate x0.7 an epoch": {
-        "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7, "decayed": "encoder"},
     "KL weight 0.03; every rate x0.7 an epoch": {
         "epochs": 5, "kl_weight": 0.03, "lr_decay": 0.7},
     **{f"KL weight 0.03; encoder's and D's rates x0.7 an epoch; gamma 0.015{name}": {
