@@ -223,8 +223,8 @@ def test_only_the_decayed_networks_rates_shrink_after_each_epoch():
         "discriminator": settings.lr_discriminator}
     default = vaegan.settings("smoke")
     assert _rates_after_an_epoch(default) == {  # the default: the decoder's rate kept
-        "encoder": 0.7 * default.lr_encoder, "decoder": default.lr_decoder,
-        "discriminator": 0.7 * default.lr_discriminator}
+        "encoder": default.lr_decay * default.lr_encoder, "decoder": default.lr_decoder,
+        "discriminator": default.lr_decay * default.lr_discriminator}
     first = vaegan.settings("smoke", **vaegan.FIRST_RECIPE)
     assert _rates_after_an_epoch(first) == {  # the first recipe: every rate kept
         "encoder": first.lr_encoder, "decoder": first.lr_decoder,
