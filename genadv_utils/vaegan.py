@@ -201,8 +201,7 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, 
 
 def pixel_vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
                    average_decay: float = 0.0, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """Larsen et al.'s baseline: the same networks trained as a VAE, with
-    chapter 2's Bernoulli likelihood in pixels instead of Dis_l's Gaussian."""
+    """Larsen et al.'s baseline: the same networks as a VAE, chapter 2's Bernoulli in pixels."""
     real, _ = batch  # (N, 1, 28, 28)
     model = state.modules["vaegan"]
     mu, logvar = model.encode(real)  # (N, d) each
