@@ -158,14 +158,37 @@ def tiny_vaegan(tmp_path_factory):
     return vaegan.train(settings, run_dir=folder, progress=False)
 
 
-def test_training_records_the_diagnostics_and_improves_reconstructions(tiny_vaegan):
+def test_training_records_the_diagnostics(tiny_vaegan):
     h = tiny_vaegan.history
     assert {"kl", "feature_rec", "acc_real", "acc_rec", "acc_sampled", "skip_d",
             "skip_g", "in_band"} <= set(h.steps[0])
     assert all(0 <= s["skip_d"] <= 1 and s["in_band"] in (0.0, 1.0) for s in h.steps)
-    first, last = h.series("val_rec_mse")
-    assert last < first
+    assert all(math.isfinite(m) and m > 0 for m in h.series("val_rec_mse"))
+    assert len(h.series("val_rec_mse")) == 2
     assert len(h.snapshots) == 1 + 4 + 2
+
+
+def test_the_feature_reconstruction_teaches_the_decoder_to_rebuild_a_fixed_batch():
+    """30 steps on one batch of 64 digits, without the weight average (whose slow copy would
+    hide 30 steps): the reconstructions' pixel MSE falls by far more than any machine's
+    rounding (here from 0.23 to 0.12)."""
+    real = data.load_splits("mnist", device="cpu").train.images[:64]
+    settings = vaegan.settings("smoke", latent_size=8, width=8, encoder_width=8, hidden=32,
+                               average_decay=0.0)
+    state = vaegan.RECIPE.start(settings, "cpu")
+    model = state.modules["vaegan"]
+
+    def mse() -> float:
+        model.eval()
+        error = F.mse_loss(model.reconstruct(real), real).item()
+        model.train()
+        return error
+
+    before = mse()
+    for _ in range(30):
+        vaegan.vaegan_step(state, (real, None), gamma=1.0, balance=False,
+                           kl_weight=settings.kl_weight, judge_reconstructions=False)
+    assert mse() < 0.75 * before
 
 
 def test_the_kl_weight_scales_only_the_encoders_kl_gradient():
