@@ -1,10 +1,25 @@
-"""What a cached result is keyed by: the code that decides it, read as meaning.
+"""Every key of the project: what a cached or derived result is keyed by, and nothing more.
 
-A run's key hashes the syntax trees, without docstrings, of its chapter module and every package
-module that it imports but :data:`NOT_WEIGHTS` (:func:`code_digest`). Comments, docstrings and
-layout never change a key; an edit to ``gan.py`` retrains the GAN and the VAE-GAN (which imports
-it), an edit to the training loop or to seeding retrains everything. The evaluation cache is
-keyed the same way (the book's execution cache keys on the source text, since its pages show it).
+Each package module has one role (:data:`ROLES`): it **decides weights** (a chapter's networks,
+settings and step, and the plumbing that trains them: data, seeding, the loop), it **measures**
+(computes a number from weights and data), it **only shows** (plots, tables, the book's
+bookkeeping), or it is **plumbing** (the run store, these keys, the list of recipes, the command
+line). A key hashes the code of its roots and of every package module they import, directly or
+not, through the roles that can change what it keys; code is read as meaning (syntax trees without
+docstrings), so comments, docstrings and layout never move a key, and modules that only show or
+only store never do.
+
+- :func:`run_code`: a run folder's code, its chapter module through the modules that decide
+  weights. An edit to ``gan.py`` retrains the GAN and the VAE-GAN (which builds on it) only.
+- :func:`measure_code`: the code of a cached measurement (the metrics, the evaluation and the
+  classifier they measure in), kept in the run folder it measures (whose name covers the run's
+  code) beside :func:`weights_digest` of the weights measured.
+- :func:`record_key`: a published record's (``benchmarks/results/``), the run folders that
+  decided it and :func:`measure_code`.
+- :func:`chapter_key`: the values a chapter quotes: the package modules its code imports
+  through the modules that decide weights or measure, its code cells, and the records it reads.
+- :func:`source_digest`: the book's execution cache, by the package's text (its pages show the
+  package's docstrings and code, so there a comment edit counts).
 """
 
 from __future__ import annotations
@@ -14,15 +29,37 @@ import functools
 import hashlib
 import inspect
 import json
+import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 PACKAGE = Path(__file__).parent
-NOT_WEIGHTS = frozenset({"__init__", "__main__", "keys", "store", "registry", "metrics",
-                         "evaluation", "plotting", "display", "latent", "pca"})
-"""Package modules that never change a trained model's weights, so never part of a run key."""
+NAME = "genadv_utils"  # how a notebook imports the package
+
+WEIGHTS, MEASURES, SHOWS, PLUMBING = "decides weights", "measures", "only shows", "plumbing"
+ROLES: dict[str, str] = {
+    "classifier": WEIGHTS, "dae": WEIGHTS, "vae": WEIGHTS, "gan": WEIGHTS, "vaegan": WEIGHTS,
+    "blocks": WEIGHTS, "losses": WEIGHTS, "noise": WEIGHTS, "recipe": WEIGHTS,
+    "training": WEIGHTS, "data": WEIGHTS, "runtime": WEIGHTS,
+    "metrics": MEASURES, "evaluation": MEASURES, "pca": MEASURES, "latent": MEASURES,
+    "plotting": SHOWS, "display": SHOWS, "live": SHOWS, "book": SHOWS,
+    "store": PLUMBING, "keys": PLUMBING, "registry": PLUMBING, "__main__": PLUMBING,
+    "__init__": PLUMBING,
+}
+"""The role of every package module: the one table every key is derived from."""
+
+
+def role(module: str) -> str:
+    """``module``'s role in :data:`ROLES`; a module without one is an error to fix here."""
+    try:
+        return ROLES[module]
+    except KeyError:
+        raise KeyError(f"genadv_utils/{module}.py has no role in keys.ROLES: give it one "
+                       f"({WEIGHTS!r}, {MEASURES!r}, {SHOWS!r} or {PLUMBING!r})") from None
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -41,30 +78,43 @@ def normalised_source(source: str) -> str:
     return ast.dump(_strip_docstrings(ast.parse(textwrap.dedent(source))))
 
 
-def _imports(module: str) -> set[str]:
-    """The package modules that ``module`` imports (relative imports)."""
+def _imports(tree: ast.AST) -> set[str]:
+    """The package modules a syntax tree imports: relative imports inside the package,
+    ``genadv_utils`` imports elsewhere (a notebook's)."""
     found = set()
-    for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level == 1 or node.module and (
+                node.module.split(".")[0] == NAME)):
+            inner = (node.module or "").split(".")[1:] if node.level == 0 else \
+                (node.module or "").split(".")
+            if inner and inner[0]:
+                found.add(inner[0])
             else:
                 found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names
+                         if a.name.startswith(NAME + "."))
     return {m for m in found if (PACKAGE / f"{m}.py").exists()}
 
 
-def code_modules(*roots: str) -> list[str]:
-    """The ``roots`` and every package module they import, directly or not, except those of
-    :data:`NOT_WEIGHTS`: the code that decides the weights of a chapter module's runs (or, for
-    the evaluation cache, the numbers measured)."""
+@functools.lru_cache(maxsize=64)
+def _module_imports(module: str, source: str) -> frozenset[str]:
+    return frozenset(_imports(ast.parse(source)))
+
+
+def modules(roots: Iterable[str], follow: Iterable[str]) -> list[str]:
+    """The ``roots`` and every package module they import, directly or not, through modules
+    whose role is one of ``follow``."""
+    follow = set(follow)
+    roots = list(roots)
     seen: set[str] = set()
     todo = list(roots)
     while todo:
         name = todo.pop()
-        if name in seen or (name in NOT_WEIGHTS and name not in roots):
+        if name in seen or (name not in roots and role(name) not in follow):
             continue
         seen.add(name)
-        todo.extend(_imports(name))
+        todo.extend(_module_imports(name, (PACKAGE / f"{name}.py").read_text()))
     return sorted(seen)
 
 
@@ -73,12 +123,37 @@ def _normalised_digest(source: str) -> str:
     return hashlib.sha256(normalised_source(source).encode()).hexdigest()
 
 
-def code_digest(*roots: str) -> str:
-    """A hash of the normalised code of :func:`code_modules` of ``roots``."""
+def code_digest(roots: Iterable[str], follow: Iterable[str]) -> str:
+    """A hash of the normalised code of :func:`modules` of ``roots``."""
     digest = hashlib.sha256()
-    for name in code_modules(*roots):
+    for name in modules(roots, follow):
         digest.update(f"{name}:{_normalised_digest((PACKAGE / f'{name}.py').read_text())}"
                       .encode())
+    return digest.hexdigest()[:16]
+
+
+def run_code(module: str) -> str:
+    """The code that decides the weights of a chapter module's runs: part of their folder's
+    name (:func:`~genadv_utils.store.run_folder`)."""
+    return code_digest([module], follow={WEIGHTS})
+
+
+MEASURING = ("evaluation", "metrics", "classifier")
+"""The roots of :func:`measure_code`: the metrics, their evaluation, and the classifier whose
+features are the yardstick."""
+
+
+def measure_code() -> str:
+    """The code that computes a cached measurement of given weights."""
+    return code_digest(MEASURING, follow={MEASURES})
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A digest of a network's weights and buffers: what a cached measurement of it, or in its
+    features, is keyed by (a run folder's name does not change when its run is replaced)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -94,3 +169,57 @@ def callable_digest(fn: Callable[..., Any]) -> str:
     except (OSError, TypeError, SyntaxError):
         text = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def record_key(folders: Mapping[str, str]) -> dict[str, str]:
+    """A published record's key: the run folder (named by settings and :func:`run_code`) of each
+    model that decided it, and the :func:`measure_code` that measured them."""
+    return {**folders, "metrics": measure_code()}
+
+
+RECORD = re.compile(r"results/([\w.-]+\.json)")
+"""How a chapter's code names a published record it reads."""
+
+
+def _cell_text(cell: Mapping[str, Any]) -> str:
+    source = cell["source"]
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _cell_meaning(text: str) -> str:
+    """A code cell as meaning (its syntax tree), or as text where it is not Python."""
+    try:
+        return normalised_source(text)
+    except SyntaxError:
+        return text.strip()
+
+
+def chapter_key(notebook: Mapping[str, Any], records: Path) -> str:
+    """A hash of what decides the values a chapter quotes: the package modules its code cells
+    import, through the modules that decide weights or measure, as meaning; its code cells, as
+    meaning; and the published records in ``records`` that its code reads."""
+    cells = [_cell_text(c) for c in notebook["cells"] if c["cell_type"] == "code"]
+    imported: set[str] = set()
+    for text in cells:
+        try:
+            imported |= _imports(ast.parse(text))
+        except SyntaxError:
+            continue
+    roots = [m for m in imported if role(m) in (WEIGHTS, MEASURES)]
+    digest = hashlib.sha256(code_digest(roots, follow={WEIGHTS, MEASURES}).encode())
+    for text in cells:
+        digest.update(_cell_meaning(text).encode())
+    for name in sorted({m.group(1) for text in cells for m in RECORD.finditer(text)}):
+        path = records / name
+        digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"missing"))
+    return digest.hexdigest()[:16]
+
+
+def source_digest(package: Path = PACKAGE) -> str:
+    """A hash of the package's source text, every file: the book's execution cache is keyed by
+    it, since the pages show the package's code and docstrings."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

@@ -5,7 +5,7 @@ A run folder ``<runs>/<name>-<key>`` holds ``settings.json`` (what was asked for
 ``checkpoint.pt`` (weights, optimisers, random state, history; written after every epoch),
 ``history.json`` (the same history, readable) and, once measured, ``evaluation.json``. Its key
 hashes its settings, the package version and the code that decides its weights
-(:func:`~genadv_utils.keys.code_digest`).
+(:func:`~genadv_utils.keys.run_code`).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
 def run_folder(name: str, settings: Mapping[str, Any], code: str,
                root: str | os.PathLike[str] | None = None) -> Path:
     """The run folder ``<root>/<name>-<hash>`` of model ``name`` with these settings, trained by
-    code whose :func:`code_digest` is ``code``."""
+    code whose :func:`~genadv_utils.keys.run_code` is ``code``."""
     key = json.dumps({"name": name, "settings": settings, "version": __version__, "code": code},
                      sort_keys=True)
     return runs_root(root) / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
@@ -318,7 +318,7 @@ def cached(folder: Path, key: Mapping[str, Any], code: str,
            compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``compute()``, or its result kept under ``key`` in the folder's :data:`CACHE`.
 
-    Entries are keyed like runs: ``code`` is the :func:`~genadv_utils.keys.code_digest` of the
+    Entries are keyed like runs: ``code`` is the :func:`~genadv_utils.keys.measure_code` of the
     code that computes them, and entries of any other code are dropped when the file is next
     written. The file is read, changed and written under the folder's lock, so concurrent
     evaluations lose nothing. A damaged file or entry is computed again; a folder that cannot

@@ -54,7 +54,7 @@ def test_the_command_line_offers_the_registered_models():
 
 def test_model_names_are_literals_only_in_their_modules_and_the_registry():
     for path in PACKAGE.glob("*.py"):
-        if path.stem in CHAPTERS | {"registry"}:
+        if path.stem in CHAPTERS | {"registry", "keys"}:  # keys: the table of module roles
             continue
         literals = {node.value for node in ast.walk(ast.parse(path.read_text()))
                     if isinstance(node, ast.Constant) and isinstance(node.value, str)}
