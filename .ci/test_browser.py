@@ -470,4 +470,4 @@ def test_a_reader_notebook_in_jupyterlab_shows_numbers_not_roles(jupyterlab, bro
     assert "The reader's copy of" in text
     words = re.findall(r"\d+\.\d+", re.sub(r"\$[^$]*\$", "", shown_text))  # outside math
     assert words and all(w in cells[quoting + 1].text for w in words), shown_text
-    assert "display.glue(" not in text and "display.check(" not in text  # folded
+    assert "book.glue(" not in text and "book.check(" not in text  # folded

@@ -1,7 +1,14 @@
-"""The book build's execution cache is keyed on the package and the profile."""
+"""The book: its build's execution cache is keyed on the package and the profile, its live
+files are copied, a false claim stops its build and only its build; and ``genadv_utils.book``,
+the bookkeeping its chapters call (checks, published records)."""
 
 import importlib.util
+import json
 from pathlib import Path
+
+import pytest
+
+from genadv_utils import book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +79,8 @@ def test_live_files_used_by_the_pages_are_copied_into_the_site(monkeypatch, tmp_
         ext._copy_live_files(app, None)
 
 
-FALSE_CLAIM = """from genadv_utils import display
-display.check(2 + 2 == 5, "two and two make five", "default", "mnist")"""
+FALSE_CLAIM = """from genadv_utils import book
+book.check(2 + 2 == 5, "two and two make five", "default", "mnist")"""
 
 
 def _claim_notebook(folder):
@@ -99,11 +106,11 @@ def test_a_false_claim_stops_the_book_build_and_not_a_readers_notebook(tmp_path,
     import nbformat
     from nbclient import NotebookClient
 
-    from genadv_utils import display
+    from genadv_utils import book
 
     path = _claim_notebook(tmp_path)
     monkeypatch.setenv("GENADV_PROFILE", "default")
-    monkeypatch.delenv(display.BOOK_ENV, raising=False)
+    monkeypatch.delenv(book.BOOK_ENV, raising=False)
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, kernel_name="python3", timeout=300).execute()
     outputs = ["".join(o.get("text", "") for o in cell.outputs)
@@ -121,3 +128,45 @@ def test_a_false_claim_stops_the_book_build_and_not_a_readers_notebook(tmp_path,
     log = build.stdout + build.stderr
     assert build.returncode != 0, log
     assert "two and two make five" in log and "this build's numbers disagree" in log
+
+
+def test_check_holds_only_the_websites_runs_to_the_text(capsys, monkeypatch):
+    monkeypatch.setenv(book.BOOK_ENV, "1")  # as in the book's build
+    book.check(True, "always", "default", "mnist")  # a true claim passes silently
+    assert capsys.readouterr().out == ""
+    with pytest.raises(AssertionError, match="the text says: 'the sky is green'"):
+        book.check(False, "the sky is green", "default", "mnist")
+    book.check(False, "the sky is green", "smoke", "mnist")
+    assert "for these tiny runs" in capsys.readouterr().out
+    book.check(False, "the sky is green", "default", "fashion-mnist")
+    assert "on fashion-mnist (the text describes the mnist runs)" in capsys.readouterr().out
+
+
+def test_outside_the_book_a_false_claim_prints_one_line_and_goes_on(capsys, monkeypatch):
+    monkeypatch.delenv(book.BOOK_ENV, raising=False)  # a reader's Jupyter or Colab kernel
+    book.check(False, "the sky is green", "default", "mnist")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("(your run differs from the website's")
+    assert "'the sky is green'" in out
+
+
+def test_check_holds_a_page_about_fashion_mnist_to_its_own_dataset(capsys, monkeypatch):
+    monkeypatch.setenv(book.BOOK_ENV, "1")
+    with pytest.raises(AssertionError, match="clothes"):
+        book.check(False, "clothes", "default", "fashion-mnist", describes="fashion-mnist")
+    book.check(False, "clothes", "default", "mnist", describes="fashion-mnist")
+    assert "(the text describes the fashion-mnist runs)" in capsys.readouterr().out
+
+
+def test_a_published_record_says_when_it_was_measured_or_how_to_write_it(capsys, tmp_path):
+    path = tmp_path / "seeds.json"
+    writes = "benchmarks/comparison.py --seeds 3 --save"
+    assert book.published(path, json.loads, writes) == (None, [])  # not here, as on Colab
+    assert capsys.readouterr().out == (f"{path} is not here: the published record lives in "
+                                       f"the repository ({writes} writes it)\n")
+    path.write_text(json.dumps({"date": "2026-12-03", "machine": "2 cores", "torch": "2.15"}))
+    read = lambda p: (json.loads(p.read_text()), ["vaegan"])  # noqa: E731
+    record, changed = book.published(path, read, writes)
+    assert record["date"] == "2026-12-03" and changed == ["vaegan"]
+    assert capsys.readouterr().out == ("measured on 2026-12-03 on 2 cores, torch 2.15; "
+                                       "changed since: vaegan\n")

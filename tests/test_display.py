@@ -1,7 +1,5 @@
-"""Notebook display helpers: tables, docstrings, source, pasted images, the offline
-animation player and the benchmarks' published records."""
-
-import json
+"""Notebook display helpers: tables, docstrings, source, pasted images and the offline
+animation player."""
 
 import pytest
 import torch
@@ -42,45 +40,3 @@ def test_html_image_embeds_the_png_with_alt_text():
     html = display.html_image(fig, alt='Four "random" images').data
     assert html.startswith('<img src="data:image/png;base64,iVBOR')
     assert 'alt="Four &quot;random&quot; images"' in html
-
-
-def test_check_holds_only_the_websites_runs_to_the_text(capsys, monkeypatch):
-    monkeypatch.setenv(display.BOOK_ENV, "1")  # as in the book's build
-    display.check(True, "always", "default", "mnist")  # a true claim passes silently
-    assert capsys.readouterr().out == ""
-    with pytest.raises(AssertionError, match="the text says: 'the sky is green'"):
-        display.check(False, "the sky is green", "default", "mnist")
-    display.check(False, "the sky is green", "smoke", "mnist")
-    assert "for these tiny runs" in capsys.readouterr().out
-    display.check(False, "the sky is green", "default", "fashion-mnist")
-    assert "on fashion-mnist (the text describes the mnist runs)" in capsys.readouterr().out
-
-
-def test_outside_the_book_a_false_claim_prints_one_line_and_goes_on(capsys, monkeypatch):
-    monkeypatch.delenv(display.BOOK_ENV, raising=False)  # a reader's Jupyter or Colab kernel
-    display.check(False, "the sky is green", "default", "mnist")
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.startswith("(your run differs from the website's")
-    assert "'the sky is green'" in out
-
-
-def test_check_holds_a_page_about_fashion_mnist_to_its_own_dataset(capsys, monkeypatch):
-    monkeypatch.setenv(display.BOOK_ENV, "1")
-    with pytest.raises(AssertionError, match="clothes"):
-        display.check(False, "clothes", "default", "fashion-mnist", describes="fashion-mnist")
-    display.check(False, "clothes", "default", "mnist", describes="fashion-mnist")
-    assert "(the text describes the fashion-mnist runs)" in capsys.readouterr().out
-
-
-def test_a_published_record_says_when_it_was_measured_or_how_to_write_it(capsys, tmp_path):
-    path = tmp_path / "seeds.json"
-    writes = "benchmarks/comparison.py --seeds 3 --save"
-    assert display.published(path, json.loads, writes) == (None, [])  # not here, as on Colab
-    assert capsys.readouterr().out == (f"{path} is not here: the published record lives in "
-                                       f"the repository ({writes} writes it)\n")
-    path.write_text(json.dumps({"date": "2026-12-03", "machine": "2 cores", "torch": "2.15"}))
-    read = lambda p: (json.loads(p.read_text()), ["vaegan"])  # noqa: E731
-    record, changed = display.published(path, read, writes)
-    assert record["date"] == "2026-12-03" and changed == ["vaegan"]
-    assert capsys.readouterr().out == ("measured on 2026-12-03 on 2 cores, torch 2.15; "
-                                       "changed since: vaegan\n")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import genadv_reader  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-BOOKKEEPING = re.compile(r"\b(display\.)?(glue|check)\(")
+BOOKKEEPING = re.compile(r"\b(book\.)?(glue|check)\(")
 LEFT_OVER_MYST = re.compile(r"\{[a-z][\w:-]*\}<code>|:::|language-\{|\{glue|\{cite")
 
 
@@ -137,3 +137,36 @@ def test_every_bibliography_entry_gives_authors_and_year():
     assert len(cited) == entries
     assert cited["yazici2019"] == "Yazıcı et al., 2019"
     assert cited["arjovsky2017"] == "Arjovsky and Bottou, 2017"
+
+
+def _scratch_reader(tmp_path, monkeypatch):
+    """A copy of reader/ that the script's main reads and writes instead."""
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    for chapter in CHAPTERS:
+        (folder / chapter.name).write_text((genadv_reader.READER / chapter.name).read_text())
+    monkeypatch.setattr(genadv_reader, "READER", folder)
+    monkeypatch.setattr(genadv_reader, "ROOT", tmp_path)
+    return folder
+
+
+def test_check_names_every_stale_copy_orphans_and_unreadable_metadata(tmp_path, monkeypatch,
+                                                                      capsys):
+    folder = _scratch_reader(tmp_path, monkeypatch)
+    assert genadv_reader.main(["--check"]) == 0
+    for chapter in CHAPTERS[:2]:  # two copies from other code: both named, not only the first
+        copy = json.loads((folder / chapter.name).read_text())
+        copy["metadata"][genadv_reader.METADATA]["key"] = "0" * 16
+        (folder / chapter.name).write_text(json.dumps(copy))
+    broken = json.loads((folder / CHAPTERS[2].name).read_text())
+    del broken["metadata"][genadv_reader.METADATA]["values"]
+    (folder / CHAPTERS[2].name).write_text(json.dumps(broken))
+    (folder / "99_extra.ipynb").write_text("{}")
+    capsys.readouterr()
+    assert genadv_reader.main(["--check"]) == 2
+    out, err = capsys.readouterr()
+    for chapter in CHAPTERS[:3]:
+        assert f"reader/{chapter.name}" in out
+    assert "reader/99_extra.ipynb is the copy of no chapter" in err
+    assert f"{CHAPTERS[2].name}: its metadata.genadv_reader cannot be read" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 4

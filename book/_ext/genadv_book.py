@@ -25,9 +25,9 @@ networks the pages use into ``_live/`` and the pinned onnxruntime-web files (fet
 npm registry, checked against their integrity hash) into ``_static/ort/``, so the pages need no
 network.
 
-The extension also sets ``$GENADV_BOOK`` (:data:`genadv_utils.display.BOOK_ENV`) for the
+The extension also sets ``$GENADV_BOOK`` (:data:`genadv_utils.book.BOOK_ENV`) for the
 kernels: there, and only there, a sentence whose claim the numbers contradict stops the build
-(:func:`genadv_utils.display.check`); a reader's kernel prints one line and goes on.
+(:func:`genadv_utils.book.check`); a reader's kernel prints one line and goes on.
 
 Reader's notebooks (``genadv_reader``): a default-profile build ends by writing each chapter's
 reader copy into ``reader/`` from the values it glued; those copies are what the Colab buttons
@@ -39,7 +39,6 @@ builder, which would number the figures across the whole book ("Fig. 50" in chap
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -50,24 +49,18 @@ KEEP_CACHES = 3
 
 
 def build_key() -> str:
-    """A hash of the package's source text, the run profile and the PyTorch version. The text,
-    not the syntax tree that run keys use: the pages show the package's code and docstrings
-    (``display.show_source``, ``show_doc``), so a comment edit re-executes the notebooks, which
-    reload their runs (their keys ignore comments) instead of training them again."""
+    """The execution cache's key: the run profile, the package's source text
+    (:func:`genadv_utils.keys.source_digest`: the pages show its code and docstrings, so a
+    comment edit re-executes the notebooks, which reload their runs) and PyTorch's version."""
+    from genadv_utils.keys import source_digest
     from genadv_utils.runtime import profile_name
 
     spec = importlib.util.find_spec("genadv_utils")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("genadv_utils is not installed: run `pip install -r requirements.txt`")
-    digest = hashlib.sha256()
+    versions = "-".join(importlib.metadata.version(d) for d in ("torch", "torchvision"))
     package = Path(next(iter(spec.submodule_search_locations)))
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
-    digest.update(f"profile={profile_name()}".encode())
-    for dist in ("torch", "torchvision"):
-        digest.update(f"{dist}={importlib.metadata.version(dist)}".encode())
-    return f"{profile_name()}-{digest.hexdigest()[:12]}"
+    return f"{profile_name()}-{source_digest(package)}-{versions}"
 
 
 def _prune(cache_root: Path, current: Path) -> None:
@@ -141,7 +134,7 @@ def _write_reader_notebooks(app, exception) -> None:
     """After a default-profile build: each chapter's reader copy, with this build's numbers."""
     if exception is not None or app.builder.format != "html":
         return
-    from genadv_utils.display import machine
+    from genadv_utils.book import machine
     from genadv_utils.runtime import profile_name
 
     import genadv_reader
@@ -175,9 +168,10 @@ def _no_figure_numbers(app, config) -> None:
 
 
 def setup(app):
-    from genadv_utils.display import BOOK_ENV
+    from genadv_utils.book import BOOK_ENV
+    from genadv_utils.training import PROGRESS_ENV
 
-    os.environ.setdefault("GENADV_PROGRESS", "epochs")
+    os.environ.setdefault(PROGRESS_ENV, "epochs")
     os.environ[BOOK_ENV] = "1"  # the kernels it starts hold the text to their numbers
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)  # after the others
     app.add_config_value("genadv_build_key", "", "env")

@@ -13,11 +13,13 @@ every chapter ``notebooks/NAME.ipynb`` has a reader's copy ``reader/NAME.ipynb``
 
 The copies are made at the end of a default-profile build of the book (``jupyter-book build``),
 from the values it glued, and committed: the website's Colab buttons and README open them.
-Each copy records the values and a key of everything that decided them (the package's code, the
-chapter's code cells, the published results files), so a test finds a copy whose prose or code
-no longer matches its chapter (``python book/_ext/genadv_reader.py`` remakes the copies from
-their recorded values after a prose edit) and one whose numbers another code would change
-(then only a new default build can make them).
+Each copy records the values and a key of everything that decided them
+(:func:`genadv_utils.keys.chapter_key`: the package code the chapter imports that decides
+weights or measures, the chapter's code cells, the published results files it reads), so a test
+finds a copy whose prose or code no longer matches its chapter (``python
+book/_ext/genadv_reader.py`` remakes the copies from their recorded values after a prose edit)
+and one whose numbers another code would change (then only a new default build can make them).
+The script hashes the package of the checkout it stands in, whatever else is installed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import hashlib
 import json
 import re
 import sys
@@ -34,14 +35,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # this checkout's package, not another one's that is installed
+    sys.path.insert(0, str(ROOT))
+
+from genadv_utils.keys import chapter_key  # noqa: E402
+from genadv_utils.store import atomic_write  # noqa: E402
+
 SOURCES = ROOT / "notebooks"
 READER = ROOT / "reader"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 RESULTS = ROOT / "benchmarks" / "results"
 HIDDEN = "remove-cell"
 METADATA = "genadv_reader"
-NOT_VALUES = {"plotting", "display", "live", "__main__"}
-"""Package modules that draw or show results but never change a glued value."""
 
 GLUE = re.compile(r"\{glue:text\}`([^`]+)`")
 CITE = re.compile(r"\{cite(?::[pt])?\}`([^`]+)`")
@@ -55,21 +60,8 @@ class ReaderError(RuntimeError):
 
 
 def values_key(notebook: Mapping[str, Any]) -> str:
-    """A hash of what decides a chapter's glued values: the package's code (as syntax trees
-    without docstrings, so comments do not count), the chapter's code cells and the published
-    results it may read."""
-    from genadv_utils.keys import PACKAGE, normalised_source
-
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.glob("*.py")):
-        if path.stem not in NOT_VALUES:
-            digest.update(f"{path.stem}:{normalised_source(path.read_text())}".encode())
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            digest.update(cell_text(cell).strip().encode())
-    for path in sorted(RESULTS.glob("*.json")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    """The key of what decides a chapter's glued values (:func:`genadv_utils.keys.chapter_key`)."""
+    return chapter_key(notebook, RESULTS)
 
 
 def glued_values(glue_file: Path) -> dict[str, str]:
@@ -83,45 +75,21 @@ def glued_values(glue_file: Path) -> dict[str, str]:
 
 
 def references(path: Path = BIBLIOGRAPHY) -> dict[str, str]:
-    """``{key: "Larsen et al., 2016"}`` for every entry of the book's bibliography."""
+    """``{key: "Larsen et al., 2016"}`` for every entry of the book's bibliography, read by
+    pybtex (the parser of the book's own bibliography extension), accents as letters."""
+    from pybtex.database import parse_file
+    from pybtex.richtext import Text
+
     found = {}
-    for entry in re.split(r"\n(?=@)", path.read_text()):
-        head = re.match(r"@\w+\{([^,]+),", entry.strip())
-        authors, year = _field(entry, "author"), _field(entry, "year")
-        if not (head and authors and year):
+    for key, entry in parse_file(str(path)).entries.items():
+        surnames = [Text.from_latex(" ".join(p.last_names)).render_as("text")
+                    for p in entry.persons.get("author", [])]
+        if not surnames or "year" not in entry.fields:
             continue
-        surnames = [_plain(a.split(",")[0]) for a in re.split(r"\s+and\s+", authors)]
         who = (surnames[0] if len(surnames) == 1 else " and ".join(surnames) if len(surnames) == 2
                else f"{surnames[0]} et al.")
-        found[head.group(1).strip()] = f"{who}, {year}"
+        found[key] = f"{who}, {entry.fields['year']}"
     return found
-
-
-def _field(entry: str, name: str) -> str | None:
-    """A BibTeX field's value, braces balanced, over as many lines as it takes."""
-    start = re.search(rf"\b{name}\s*=\s*", entry)
-    if not start:
-        return None
-    text, i = entry[start.end():], 0
-    if not text.startswith("{"):
-        return re.match(r"[^,\n}]*", text).group(0).strip()
-    depth = 0
-    for i, char in enumerate(text):
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth == 0:
-            break
-    return " ".join(text[1:i].split())
-
-
-_LATEX = {"{\\i}": "ı", "\\i": "ı", "\\'e": "é", "\\'E": "É", '\\"a': "ä", '\\"o': "ö",
-          '\\"u': "ü", "\\'a": "á", "\\`e": "è"}
-
-
-def _plain(name: str) -> str:
-    """A BibTeX name without its LaTeX accents and braces."""
-    for code, char in _LATEX.items():
-        name = name.replace(code, char)
-    return name.replace("{", "").replace("}", "").strip()
 
 
 def cell_text(cell: Mapping[str, Any]) -> str:
@@ -217,12 +185,11 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
 
 
 def write(path: Path, notebook: Mapping[str, Any]) -> None:
-    """As the project's notebooks are written: one-space indent, UTF-8, a final newline; into a
-    temporary file first, so an interrupted write leaves the old copy whole."""
+    """As the project's notebooks are written: one-space indent, UTF-8, a final newline; all at
+    once or not at all (:func:`genadv_utils.store.atomic_write`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    partial.replace(path)
+    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+    atomic_write(path, lambda file: file.write(text.encode()))
 
 
 def from_build(execute_dir: Path, built: Mapping[str, str]) -> list[Path]:
@@ -239,19 +206,27 @@ def from_build(execute_dir: Path, built: Mapping[str, str]) -> list[Path]:
 
 def expected(source_path: Path) -> dict[str, Any]:
     """What the reader copy of ``source_path`` should be, from the values its committed copy
-    records; :class:`ReaderError` when there is no copy or its values came from other code."""
+    records; :class:`ReaderError` when there is no copy, its metadata cannot be read, or its
+    values came from other code."""
     path = READER / source_path.name
+    where = f"{path.parent.name}/{path.name}"
     if not path.is_file():
-        raise ReaderError(f"{path.parent.name}/{path.name} is missing: build the book in the default "
-                          "profile (jupyter-book build --all .), which writes it")
+        raise ReaderError(f"{where} is missing: build the book in the default profile "
+                          "(jupyter-book build --all .), which writes it")
     source = json.loads(source_path.read_text())
-    record = json.loads(path.read_text())["metadata"][METADATA]
-    if record["key"] != values_key(source):
-        raise ReaderError(f"{path.parent.name}/{path.name} quotes values computed by other code (the "
-                          "package, the chapter's code cells or a results file changed): build "
-                          "the book in the default profile to remake it")
-    built = {"date": record["date"], "machine": record["machine"]}
-    return reader_notebook(source, record["values"], name=source_path.stem, built=built)
+    try:
+        record = json.loads(path.read_text())["metadata"][METADATA]
+        key, values = record["key"], dict(record["values"])
+        built = {"date": str(record["date"]), "machine": str(record["machine"])}
+    except (ValueError, KeyError, TypeError) as err:
+        raise ReaderError(f"{where}: its metadata.{METADATA} cannot be read "
+                          f"({type(err).__name__}: {err}); build the book in the default "
+                          "profile to remake it") from None
+    if key != values_key(source):
+        raise ReaderError(f"{where} quotes values computed by other code (the package code "
+                          "its chapter imports, the chapter's code cells or a results file it "
+                          "reads changed): build the book in the default profile to remake it")
+    return reader_notebook(source, values, name=source_path.stem, built=built)
 
 
 def today(machine: str) -> dict[str, str]:
@@ -265,21 +240,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if a copy differs from what its chapter makes")
     args = parser.parse_args(argv)
-    stale = []
-    for source_path in sorted(SOURCES.glob("*.ipynb")):
+    stale, failed = [], []
+    chapters = sorted(SOURCES.glob("*.ipynb"))
+    for source_path in chapters:
         path = READER / source_path.name
         try:
             notebook = expected(source_path)
         except ReaderError as error:
             print(f"error: {error}", file=sys.stderr)
-            return 2
+            failed.append(path.relative_to(ROOT))
+            continue
         if json.loads(path.read_text()) != notebook:
             stale.append(path.relative_to(ROOT))
             if not args.check:
                 write(path, notebook)
+    orphans = sorted(p.relative_to(ROOT) for p in READER.glob("*.ipynb")
+                     if not (SOURCES / p.name).is_file())
+    for orphan in orphans:
+        print(f"error: {orphan} is the copy of no chapter (no {SOURCES.name}/{orphan.name}): "
+              "remove it", file=sys.stderr)
     verb = "differ from their chapters" if args.check else "remade"
     print(f"{len(stale)} reader notebooks {verb}" + (f": {', '.join(map(str, stale))}"
                                                      if stale else ""))
+    if failed or orphans:
+        print(f"{len(failed) + len(orphans)} need a default build or removal: "
+              f"{', '.join(map(str, failed + orphans))}")
+        return 2
     return 1 if args.check and stale else 0
 
 
