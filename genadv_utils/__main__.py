@@ -23,7 +23,7 @@ import torch
 
 from . import registry
 from .data import DataCorruptError, DataNotFoundError, load_splits, supported_datasets
-from .evaluation import REFERENCE, evaluate_run
+from .evaluation import REFERENCE, evaluate, load_run
 from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES, pick_device
 from .store import CHECKPOINT, SETTINGS, CheckpointError, atomic_write
@@ -55,8 +55,6 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, metavar="RUN_DIR",
                        help="run folder (default: the one the notebooks use for these settings)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--device", help="cpu, cuda, mps, … (default: $GENADV_DEVICE, else "
-                       "CUDA, else MPS, else the CPU)")
 
     sample = verbs.add_parser("sample", help="draw images from a trained generative model",
                               description="Draw N images from a trained model and save them "
@@ -85,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--classifier", type=Path, metavar="RUN_DIR",
                     help="for generators: the evaluation classifier's run (default: the "
                     "dataset's default-profile classifier, trained first if missing)")
+    for verb in (train, sample, rec, ev):
+        verb.add_argument("--device", help="cpu, cuda, mps, … (default: $GENADV_DEVICE, else "
+                          "CUDA, else MPS, else the CPU)")
     return parser
 
 
@@ -100,7 +101,7 @@ def _check_seed(seed: int | None) -> None:
         raise UsageError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}")
 
 
-def _train(args: argparse.Namespace) -> None:
+def _train(args: argparse.Namespace, device: torch.device) -> None:
     recipe = registry.get(args.model)
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be positive, got {args.epochs}")
@@ -108,7 +109,6 @@ def _train(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs),
                                    ("seed", args.seed)) if v is not None}
     settings = recipe.settings(args.profile, **overrides)
-    device = pick_device(args.device)
     splits = load_splits(settings.dataset, device=device)
     if args.minutes is not None:
         epochs = recipe.epochs_for_minutes(settings, splits, args.minutes)
@@ -173,20 +173,20 @@ def _save_images(path: Path, images: torch.Tensor) -> None:
     print(f"wrote {path}: {out.shape[0]} images")
 
 
-def _reconstruct(args: argparse.Namespace) -> None:
+def _reconstruct(args: argparse.Namespace, device: torch.device) -> None:
     images = _read_images(args.input)
     _check_output(args.out)
-    model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
-    _save_images(args.out, apply_in_batches(model.reconstruct, images))
+    model = registry.get(args.model).load(_run_dir(args.run), device=device).model
+    _save_images(args.out, apply_in_batches(model.reconstruct, images.to(device)))
 
 
-def _sample(args: argparse.Namespace) -> None:
+def _sample(args: argparse.Namespace, device: torch.device) -> None:
     if not 1 <= args.n <= MAX_SAMPLES:
         raise UsageError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")
     _check_seed(args.seed)
     _check_output(args.out)
-    model = registry.get(args.model).load(_run_dir(args.run), device="cpu").model
-    generator = torch.Generator().manual_seed(args.seed)
+    model = registry.get(args.model).load(_run_dir(args.run), device=device).model
+    generator = torch.Generator().manual_seed(args.seed)  # on the CPU: the same draw anywhere
     _save_images(args.out, sample_in_batches(model, args.n, generator,
                                              progress=args.n > 10_000))
 
@@ -197,20 +197,23 @@ def _run_dir(path: Path) -> Path:
     return path
 
 
-def _evaluate(args: argparse.Namespace) -> None:
+def _evaluate(args: argparse.Namespace, device: torch.device) -> None:
     if args.test_images is not None and args.test_images < 1:
         raise UsageError(f"--test-images must be positive, got {args.test_images}")
-    classifier = (REFERENCE.load(_run_dir(args.classifier))
+    classifier = (REFERENCE.load(_run_dir(args.classifier), device=device)
                   if args.classifier is not None else None)
-    print(json.dumps(evaluate_run(_run_dir(args.run), test_size=args.test_images,
-                                  classifier=classifier), indent=2))
+    trained = load_run(_run_dir(args.run), device=device)
+    splits = load_splits(trained.settings.dataset, device=device)
+    print(json.dumps(evaluate(trained, splits, test_size=args.test_images,
+                              classifier=classifier), indent=2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        device = pick_device(args.device)  # the one place the command meets the machine
         {"train": _train, "sample": _sample, "reconstruct": _reconstruct,
-         "evaluate": _evaluate}[args.verb](args)
+         "evaluate": _evaluate}[args.verb](args, device)
     except (UsageError, ValueError, FileNotFoundError, DataNotFoundError, DataCorruptError,
             CheckpointError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)

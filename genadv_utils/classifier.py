@@ -95,10 +95,11 @@ def network(settings: ClassifierSettings) -> Classifier:
     return Classifier()
 
 
-def build(settings: ClassifierSettings) -> TrainState:
-    """A classifier, Adam and an exponential LR decay."""
+def build(settings: ClassifierSettings, fused: bool | None = None) -> TrainState:
+    """A classifier, Adam (``fused``: one kernel for its whole update) and an exponential LR
+    decay."""
     model = network(settings)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=fused)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
     return TrainState({"classifier": model}, {"classifier": optimizer},
                       {"classifier": schedule})

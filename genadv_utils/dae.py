@@ -98,10 +98,11 @@ def network(settings: DAESettings) -> DenoisingAutoencoder:
     return DenoisingAutoencoder(settings.code_size, settings.width)
 
 
-def build(settings: DAESettings) -> TrainState:
-    """A DAE and its Adam optimiser."""
+def build(settings: DAESettings, fused: bool | None = None) -> TrainState:
+    """A DAE and its Adam optimiser (``fused``: one kernel for its whole update)."""
     model = network(settings)
-    return TrainState({"dae": model}, {"dae": torch.optim.Adam(model.parameters(), settings.lr)})
+    optimizer = torch.optim.Adam(model.parameters(), settings.lr, fused=fused)
+    return TrainState({"dae": model}, {"dae": optimizer})
 
 
 def step(settings: DAESettings) -> Step:

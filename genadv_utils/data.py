@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torchvision import datasets
 
-from .runtime import pick_device, resolve_folder
+from .runtime import resolve_folder
 
 DATA_ENV = "GENADV_DATA"
 
@@ -190,17 +190,18 @@ def _read(name: str, root: Path, train: bool) -> ImageSet:
 
 
 def load_splits(name: str = "mnist", root: str | os.PathLike[str] | None = None,
-                device: torch.device | str | None = None, val_size: int = 5000) -> Splits:
+                device: torch.device | str = "cpu", val_size: int = 5000) -> Splits:
     """Load a dataset as fixed train/validation/test splits (55k/5k/10k by default).
 
     The 60k official training images are shuffled with a fixed seed and split into training
     and validation; the 10k official test images stay the test set. Everything is moved once
-    to ``device`` (default: :func:`~genadv_utils.runtime.pick_device`, so the GPU if any).
+    to ``device`` (a notebook or a command passes the one its
+    :func:`~genadv_utils.runtime.pick_device` chose; default the CPU).
     """
     _dataset_class(name)
     if not 0 < val_size < 60_000:
         raise ValueError(f"val_size must be between 1 and 59999, got {val_size}")
-    device = pick_device() if device is None else torch.device(device)
+    device = torch.device(device)
     folder = data_root(root)
     verify(name, folder)
     official_train = _read(name, folder, train=True)

@@ -2,15 +2,15 @@
 
 Each recipe names the measurements that fit its model (``Recipe.evaluations``):
 ``denoising`` (the DAE), ``likelihood`` (the VAE), ``accuracy`` (the classifier), ``samples``
-(any model that samples) and ``reconstructions`` (any autoencoder). Slow results are kept in the
-run's folder (:func:`cached`), keyed by everything that decides them: the code that computes
-them, the weights measured and those of the classifier that measures them, the samples drawn
-and the test images used.
+(any model that samples) and ``reconstructions`` (any autoencoder). Every measurement takes the
+caller's splits (loaded once, on the caller's device). Slow results are kept in the run's folder
+(:func:`cached`), keyed by everything that decides them: the code that computes them
+(:func:`~genadv_utils.keys.measure_code`), the weights measured and those of the classifier that
+measures them, the samples drawn and the test images used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -19,13 +19,14 @@ from typing import Any
 
 import torch
 
-from . import classifier, metrics, registry
-from .data import Batches, ImageSet, Splits, load_splits
-from .metrics import TEST_NOISE_SEED, accuracy, noise_sweep, psnr
+from . import classifier, metrics, registry, store
+from .classifier import accuracy
+from .data import Batches, ImageSet, Splits
+from .keys import measure_code, record_key, weights_digest
+from .losses import negative_elbo
+from .metrics import TEST_NOISE_SEED, noise_sweep, psnr
 from .recipe import Trained
 from .runtime import seed_everything
-from . import store
-from .keys import code_digest
 from .store import finished, read_settings
 
 EVALUATION_SEED = 0
@@ -38,36 +39,32 @@ REFERENCE = classifier.RECIPE
 """The evaluation classifier's recipe: generators are measured in its features."""
 
 
-def weights_digest(model: torch.nn.Module) -> str:
-    """A digest of a network's weights and buffers: what a cached measurement of it, or in its
-    features, is keyed by (a run folder's name does not change when its run is replaced)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def cached(folder: Path, key: dict[str, Any], compute: Callable[[], dict[str, Any]]
            ) -> dict[str, Any]:
     """``compute()``, or its result kept under ``key`` in the run folder
-    (:func:`~genadv_utils.store.cached`), keyed also by the normalised code of this module and
-    :mod:`~genadv_utils.metrics`."""
-    return store.cached(folder, key, code_digest("evaluation", "metrics"), compute)
+    (:func:`~genadv_utils.store.cached`), keyed also by the code that measures
+    (:func:`~genadv_utils.keys.measure_code`)."""
+    return store.cached(folder, key, measure_code(), compute)
 
 
-def _test_set(trained: Trained, test_size: int | None
+def _test_set(trained: Trained, splits: Splits, test_size: int | None
               ) -> tuple[Any, ImageSet, torch.nn.Module]:
-    """The run's settings, the first ``test_size`` test images of its dataset (all when
-    ``None``), and its model on their device in evaluation mode."""
+    """The run's settings, the first ``test_size`` test images of ``splits`` (all when
+    ``None``), and its model on their device in evaluation mode; splits of another dataset than
+    the run's are refused."""
     settings = trained.settings
-    test = load_splits(settings.dataset).test.subset(test_size)
+    if splits.name != settings.dataset:
+        raise ValueError(f"{trained.folder} is a {settings.dataset} run, but the splits given "
+                         f"are {splits.name}'s")
+    test = splits.test.subset(test_size)
     return settings, test, trained.model.to(test.images.device).eval()
 
 
-def evaluate_dae(trained: Trained, *, test_size: int | None = None, **_: Any) -> dict[str, Any]:
+def evaluate_dae(trained: Trained, splits: Splits, *, test_size: int | None = None,
+                 **_: Any) -> dict[str, Any]:
     """Test MSE and PSNR of noisy input and of the DAE, per noise type, on the first
     ``test_size`` test images (default: all 10k)."""
-    settings, test, model = _test_set(trained, test_size)
+    settings, test, model = _test_set(trained, splits, test_size)
     noises = {**DAE_TEST_NOISES, settings.noise: settings.level}
     results: dict[str, Any] = {"test_images": len(test), "noise_seed": TEST_NOISE_SEED}
     for kind, level in noises.items():
@@ -79,17 +76,17 @@ def evaluate_dae(trained: Trained, *, test_size: int | None = None, **_: Any) ->
     return results
 
 
-def evaluate_vae(trained: Trained, *, samples: int = 100, test_size: int | None = None,
-                 **_: Any) -> dict[str, Any]:
+def evaluate_vae(trained: Trained, splits: Splits, *, samples: int = 100,
+                 test_size: int | None = None, **_: Any) -> dict[str, Any]:
     """Negative ELBO (and its two terms) and the importance-weighted estimate of
     $-\\log p(x)$ with ``samples`` samples per image, in nats per image, on the first
     ``test_size`` test images (default: all 10k). Kept in the run folder once computed."""
-    _, test_set, model = _test_set(trained, test_size)
+    _, test_set, model = _test_set(trained, splits, test_size)
     test = test_set.images
 
     def compute() -> dict[str, Any]:
         seed_everything(EVALUATION_SEED)
-        elbo = metrics.negative_elbo(model, test)
+        elbo = negative_elbo(model, test)
         iw = metrics.importance_weighted_nll(model, test, samples=samples)
         return {**{f"test_{k}": v for k, v in elbo.items()}, "test_iw_nll": iw}
 
@@ -100,38 +97,37 @@ def evaluate_vae(trained: Trained, *, samples: int = 100, test_size: int | None 
             **cached(trained.folder, key, compute)}
 
 
-def evaluate_classifier(trained: Trained, *, test_size: int | None = None,
+def evaluate_classifier(trained: Trained, splits: Splits, *, test_size: int | None = None,
                         **_: Any) -> dict[str, Any]:
     """The evaluation classifier's accuracy on the first ``test_size`` test images (default:
     all 10k)."""
-    settings, test, model = _test_set(trained, test_size)
+    settings, test, model = _test_set(trained, splits, test_size)
     return {"dataset": settings.dataset, "test_images": len(test),
             "test_accuracy": accuracy(model, test.images, test.labels)}
 
 
-def reference_classifier(dataset: str, progress: bool | str = True) -> Trained:
-    """The evaluation classifier of ``dataset`` that generators are measured with: always the
-    default-profile run, so numbers stay comparable. When it is missing it is trained first,
-    and a line on standard error says so, with the time it should take here."""
+def reference_classifier(splits: Splits, progress: bool | str = True) -> Trained:
+    """The evaluation classifier of the dataset of ``splits`` that generators are measured with:
+    always the default-profile run, so numbers stay comparable. When it is missing it is trained
+    first, and a line on standard error says so, with the time it should take here."""
+    dataset = splits.name
     settings = REFERENCE.settings("default", dataset=dataset)
     folder = REFERENCE.folder(settings)
     if not finished(folder):
-        splits = load_splits(dataset)
         steps = len(Batches(splits.train.subset(settings.train_size), settings.batch_size))
         minutes = REFERENCE.seconds_per_step(settings, splits, steps=5) * steps \
             * settings.epochs / 60
         print(f"evaluation: training the {dataset} evaluation classifier first (default "
               f"profile, {settings.epochs} epochs, about {minutes:.0f} min here; kept in "
               f"{folder} for later evaluations)", file=sys.stderr)
-        return REFERENCE.train(settings, splits, progress=progress)
-    return REFERENCE.train(settings, progress=progress)
+    return REFERENCE.train(settings, splits, progress=progress)
 
 
-def _classifier_for(trained: Trained, classifier: Trained | None) -> Trained:
+def _classifier_for(trained: Trained, splits: Splits, classifier: Trained | None) -> Trained:
     """``classifier``, or else the :func:`reference_classifier` of the run's dataset. A
     classifier of another dataset is refused: its features would measure the wrong thing."""
     if classifier is None:
-        return reference_classifier(trained.settings.dataset)
+        return reference_classifier(splits)
     theirs, ours = getattr(classifier.settings, "dataset", None), trained.settings.dataset
     if theirs != ours:
         raise ValueError(f"the classifier {classifier.folder} was trained on {theirs}, but "
@@ -140,15 +136,15 @@ def _classifier_for(trained: Trained, classifier: Trained | None) -> Trained:
     return classifier
 
 
-def evaluate_generator(trained: Trained, *, classifier: Trained | None = None,
-                       samples: int = 10_000, test_size: int | None = None,
-                       **_: Any) -> dict[str, Any]:
+def evaluate_generator(trained: Trained, splits: Splits, *,
+                       classifier: Trained | None = None, samples: int = 10_000,
+                       test_size: int | None = None, **_: Any) -> dict[str, Any]:
     """Sample quality of a generative model: ``samples`` images (seed
     :data:`EVALUATION_SEED`) against the first ``test_size`` test images, in the features of
     ``classifier`` (default: :func:`reference_classifier`). See
     :func:`~genadv_utils.metrics.sample_quality`. Kept in the run folder once computed."""
-    _, test, model = _test_set(trained, test_size)
-    classifier = _classifier_for(trained, classifier)
+    _, test, model = _test_set(trained, splits, test_size)
+    classifier = _classifier_for(trained, splits, classifier)
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
@@ -164,15 +160,16 @@ def evaluate_generator(trained: Trained, *, classifier: Trained | None = None,
             **cached(trained.folder, key, compute)}
 
 
-def reconstruction_quality(trained: Trained, *, classifier: Trained | None = None,
-                           test_size: int | None = None, **_: Any) -> dict[str, Any]:
+def reconstruction_quality(trained: Trained, splits: Splits, *,
+                           classifier: Trained | None = None, test_size: int | None = None,
+                           **_: Any) -> dict[str, Any]:
     """How faithfully an autoencoder run (DAE, VAE or VAE-GAN) reconstructs the first
     ``test_size`` clean test images (through ``model.reconstruct``): pixel MSE, sharpness of
     the reconstructions (and of the originals, for reference), and the share that keep their
     class under ``classifier`` (default: :func:`reference_classifier`). Kept in the run folder
     once computed."""
-    _, test, model = _test_set(trained, test_size)
-    classifier = _classifier_for(trained, classifier)
+    _, test, model = _test_set(trained, splits, test_size)
+    classifier = _classifier_for(trained, splits, classifier)
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
@@ -198,26 +195,24 @@ EVALUATIONS: dict[str, Callable[..., dict[str, Any]]] = {
 """Each measurement a recipe can name in ``Recipe.evaluations``."""
 
 
-def evaluate(trained: Trained, *, classifier: Trained | None = None,
+def evaluate(trained: Trained, splits: Splits, *, classifier: Trained | None = None,
              test_size: int | None = None, **options: Any) -> dict[str, Any]:
     """Every measurement that ``trained``'s recipe names, in one dictionary (generators in the
     features of ``classifier``, resolved once; default: :func:`reference_classifier`)."""
     kinds = registry.get(trained.name).evaluations
     if classifier is None and {"samples", "reconstructions"} & set(kinds):
-        classifier = _classifier_for(trained, None)
+        classifier = _classifier_for(trained, splits, None)
     results: dict[str, Any] = {"model": trained.name, "run": str(trained.folder)}
     for kind in kinds:
-        results.update(EVALUATIONS[kind](trained, classifier=classifier, test_size=test_size,
-                                         **options))
+        results.update(EVALUATIONS[kind](trained, splits, classifier=classifier,
+                                         test_size=test_size, **options))
     return results
 
 
-def evaluate_run(folder: Path, *, test_size: int | None = None,
-                 classifier: Trained | None = None) -> dict[str, Any]:
-    """:func:`evaluate` of the finished run in ``folder``, whatever its model."""
+def load_run(folder: Path, device: torch.device | str = "cpu") -> Trained:
+    """The finished run in ``folder``, whatever its model, on ``device``."""
     name = read_settings(folder).get("name")
-    return evaluate(registry.get(str(name)).load(folder), test_size=test_size,
-                    classifier=classifier)
+    return registry.get(str(name)).load(folder, device=device)
 
 
 def trained_parameters(model: torch.nn.Module) -> int:
@@ -226,8 +221,8 @@ def trained_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def compare(runs: Mapping[str, Trained], *, classifier: Trained, samples: int = 10_000,
-            test_size: int | None = None) -> dict[str, dict[str, Any]]:
+def compare(runs: Mapping[str, Trained], splits: Splits, *, classifier: Trained,
+            samples: int = 10_000, test_size: int | None = None) -> dict[str, dict[str, Any]]:
     """Every run of ``runs`` (label -> finished run) measured the same way: training time and
     :func:`trained_parameters`; for models that sample, :func:`evaluate_generator`; for models that
     reconstruct, :func:`reconstruction_quality`. All in ``classifier``'s features."""
@@ -236,10 +231,10 @@ def compare(runs: Mapping[str, Trained], *, classifier: Trained, samples: int = 
         row: dict[str, Any] = {"model": trained.name, "train_seconds": trained.history.seconds,
                                "parameters": trained_parameters(trained.model)}
         if hasattr(trained.model, "sample"):
-            row.update(evaluate_generator(trained, classifier=classifier, samples=samples,
-                                          test_size=test_size))
+            row.update(evaluate_generator(trained, splits, classifier=classifier,
+                                          samples=samples, test_size=test_size))
         if hasattr(trained.model, "reconstruct"):
-            row.update(reconstruction_quality(trained, classifier=classifier,
+            row.update(reconstruction_quality(trained, splits, classifier=classifier,
                                               test_size=test_size))
         results[label] = row
     return results
@@ -284,12 +279,12 @@ COMPARED = tuple(name for name in registry.RECIPES if name != REFERENCE.name)
 
 
 def comparison_key(dataset: str, profile: str = "default") -> dict[str, str]:
-    """What decides chapter 5's numbers on ``dataset``: the run folder of each compared model's
-    recipe and of the evaluation classifier (each named by its settings and its code), and the
-    code of the metrics."""
+    """What decides chapter 5's numbers on ``dataset`` (:func:`~genadv_utils.keys.record_key`):
+    the run folder of each compared model's recipe and of the evaluation classifier (each named
+    by its settings and its code), and the code that measures them."""
     recipes = [registry.get(name) for name in (REFERENCE.name, *COMPARED)]
-    key = {r.name: r.folder(r.settings(profile, dataset=dataset)).name for r in recipes}
-    return {**key, "metrics": code_digest("evaluation", "metrics")}
+    return record_key({r.name: r.folder(r.settings(profile, dataset=dataset)).name
+                       for r in recipes})
 
 
 def publish(path: Path, dataset: str, record: Mapping[str, Any]) -> None:

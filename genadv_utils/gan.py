@@ -21,9 +21,8 @@ from .recipe import Recipe, Render, Splits, Step, TrainState, Validate, check_se
 class DCGANGenerator(nn.Module):
     r"""$G(z)$: noise $[N, d]$ → image $[N, 1, 28, 28]$ in $[0, 1]$ (DCGAN): a linear map to
     $2w \times 7 \times 7$, two stride-2 transposed convolutions ($7 \to 14 \to 28$), batch
-    norm and ReLU after every layer but the last, then $\tfrac12(\tanh + 1)$, the DCGAN's tanh
-    rescaled to the pixel range. With ``refine``, each resolution also gets a $3 \times 3$
-    convolution to fix what the up-sampling left, and a last one draws the image."""
+    norm and ReLU after all but the last, then $\tfrac12(\tanh + 1)$. ``refine``: a $3 \times 3$
+    convolution at each resolution to fix what the up-sampling left; a last one draws the image."""
 
     def __init__(self, latent_size: int = 64, width: int = 32, refine: bool = False) -> None:
         super().__init__()
@@ -73,8 +72,7 @@ class DCGANDiscriminator(nn.Module):
             nn.Flatten(),  # (N, 2w·7·7)
         )
         self.head = (nn.Linear(2 * w * 7 * 7, 1) if not dense else nn.Sequential(  # (N, 1)
-            nn.Linear(2 * w * 7 * 7, dense), nn.LeakyReLU(0.2),  # (N, dense)
-            nn.Linear(dense, 1)))  # (N, 1)
+            nn.Linear(2 * w * 7 * 7, dense), nn.LeakyReLU(0.2), nn.Linear(dense, 1)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:  # the last convolution's (N, 2w·7·7)
         check_images(x)
@@ -87,34 +85,21 @@ class DCGANDiscriminator(nn.Module):
 AVERAGE_SEED = 4321  # of the noise that re-estimates the average's batch-norm statistics
 
 
-class GAN(nn.Module):
-    r"""A GAN (Goodfellow et al. 2014): a :class:`DCGANGenerator` $G$ and a
-    :class:`DCGANDiscriminator` $D$ (DCGAN initialisation) that play
-    $\min_G \max_D \mathbb{E}_{x} \log D(x) + \mathbb{E}_{z} \log(1 - D(G(z)))$.
-    With ``keep_average``, ``average`` is a copy of $G$ whose weights follow $G$'s as an
-    exponential moving average (:meth:`update_average`); it draws the samples instead of $G$."""
-
-    def __init__(self, latent_size: int = 64, width: int = 32, *, refine: bool = False,
-                 keep_average: bool = False, dense: int = 0) -> None:
-        super().__init__()
-        self.latent_size = latent_size
-        self.generator = DCGANGenerator(latent_size, width, refine)
-        self.discriminator = DCGANDiscriminator(width, dense)
-        self.apply(dcgan_init)
-        self.average = copy.deepcopy(self.generator).requires_grad_(False) if keep_average else None
+class ImageGenerator(nn.Module):
+    r"""What the GAN and chapter 4's VAE-GAN share: a ``generator`` $G$ of noise
+    $z \sim \mathcal{N}(0, I)$ of ``latent_size`` dimensions, and ``average`` (or ``None``): a
+    copy of $G$ whose weights follow $G$'s (:meth:`update_average`) and draws the samples."""
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``n`` noise vectors $z \sim \mathcal{N}(0, I)$ on the model's device."""
         return standard_normal(self, n, self.latent_size, generator)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """The images of noise ``z``: by the averaged generator if there is one, else by $G$."""
+    def generate(self, z: torch.Tensor) -> torch.Tensor:  # by G's average if any, else by G
         return (self.generator if self.average is None else self.average)(z)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` generated images in $[0, 1]$, ``[n, 1, 28, 28]``."""
-        return self.generate(self.noise(n, generator))
+        return self.generate(self.noise(n, generator))  # n images (n, 1, 28, 28) in [0, 1]
 
     @torch.no_grad()
     def update_average(self, decay: float) -> None:
@@ -131,10 +116,25 @@ class GAN(nn.Module):
                    for start in range(0, images, batch_size)], self.average)
         self.average.eval()
 
-    def end_of_epoch(self) -> None:
-        """After every epoch (the training loop calls it): the average's statistics anew."""
+    def end_of_epoch(self) -> None:  # the training loop calls it after every epoch
         if self.average is not None:
             self.refresh_average()
+
+
+class GAN(ImageGenerator):
+    r"""A GAN (Goodfellow et al. 2014): a :class:`DCGANGenerator` $G$ and a
+    :class:`DCGANDiscriminator` $D$ (DCGAN initialisation) that play
+    $\min_G \max_D \mathbb{E}_{x} \log D(x) + \mathbb{E}_{z} \log(1 - D(G(z)))$; with
+    ``keep_average``, $G$'s weight average draws the samples."""
+
+    def __init__(self, latent_size: int = 64, width: int = 32, *, refine: bool = False,
+                 keep_average: bool = False, dense: int = 0) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        self.generator = DCGANGenerator(latent_size, width, refine)
+        self.discriminator = DCGANDiscriminator(width, dense)
+        self.apply(dcgan_init)
+        self.average = copy.deepcopy(self.generator).requires_grad_(False) if keep_average else None
 
 
 @dataclass(frozen=True)
@@ -235,12 +235,12 @@ def network(settings: GANSettings) -> GAN:
                keep_average=settings.average_decay > 0, dense=settings.dense)
 
 
-def build(settings: GANSettings) -> TrainState:
-    """A DCGAN and one Adam optimiser per network."""
+def build(settings: GANSettings, fused: bool | None = None) -> TrainState:
+    """A DCGAN and one Adam optimiser per network (``fused``: one kernel for each update)."""
     gan = network(settings)
-    betas = (settings.beta1, 0.999)
-    g_opt = torch.optim.Adam(gan.generator.parameters(), settings.lr_generator, betas=betas)
-    d_opt = torch.optim.Adam(gan.discriminator.parameters(), settings.lr_discriminator, betas=betas)
+    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=fused)
+    g_opt = adam(gan.generator.parameters(), settings.lr_generator)
+    d_opt = adam(gan.discriminator.parameters(), settings.lr_discriminator)
     return TrainState({"gan": gan}, {"generator": g_opt, "discriminator": d_opt})
 
 

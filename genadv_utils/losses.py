@@ -53,3 +53,19 @@ def feature_reconstruction(real_features: torch.Tensor,
         raise ValueError(f"shapes differ: {tuple(real_features.shape)} and "
                          f"{tuple(fake_features.shape)}")
     return 0.5 * (real_features - fake_features).pow(2).flatten(1).sum(1)
+
+
+@torch.no_grad()
+def negative_elbo(model: torch.nn.Module, images: torch.Tensor,
+                  batch_size: int = 1000) -> dict[str, float]:
+    r"""Mean negative ELBO of a VAE over ``images`` in nats per image, split into the
+    reconstruction term and the KL term (one sample of $z$ per image): ``model(x)`` gives the
+    pixel logits of a reconstruction and $(\mu, \log\sigma^2)$, as chapter 2's ``ConvVAE``."""
+    rec, kl = [], []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size]
+        logits, mu, logvar = model(x)
+        rec.append(bernoulli_nll(logits, x))
+        kl.append(gaussian_kl(mu, logvar).sum(1))
+    r, k = torch.cat(rec).mean().item(), torch.cat(kl).mean().item()
+    return {"neg_elbo": r + k, "rec": r, "kl": k}

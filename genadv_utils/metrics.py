@@ -18,10 +18,8 @@ import numpy as np
 import torch
 
 from .blocks import in_batches
-from .classifier import accuracy  # noqa: F401  (defined with its model, offered here too)
 from .losses import bernoulli_nll, gaussian_kl, gaussian_log_density
 from .noise import corrupt, seeded
-from .vae import negative_elbo  # noqa: F401  (defined with its model, offered here too)
 
 Denoiser = Callable[[torch.Tensor], torch.Tensor]
 

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from .data import Batches, Splits, load_splits
-from .runtime import pick_device, place, profile_name, seed_everything
-from .keys import callable_digest, code_digest
+from .keys import callable_digest, run_code
+from .runtime import fused_adam, place, profile_name, seed_everything
 from .store import History, load_weights, read_settings, run_folder
 from .training import Render, Step, TrainState, Validate, train_or_load
 
@@ -63,19 +63,20 @@ class Trained:
 class Recipe:
     """How one model is made, trained and reloaded.
 
-    ``network(settings)`` builds the (untrained) network; ``build(settings)`` builds it and
-    its optimisers, as the paper would, on the CPU; :meth:`start` seeds before and places
-    them on the device after; ``step(settings)`` is the default training step
+    ``network(settings)`` builds the (untrained) network; ``build(settings, fused)`` builds it
+    and its optimisers, as the paper would, on the CPU (``fused``: Adam's ``fused`` argument for
+    the device the run goes to); :meth:`start` seeds before and places them on the device after; ``step(settings)`` is the default training step
     ``step(state, batch)``; ``validate(settings, splits)`` and ``snapshot(settings, state)``
     give what :func:`~genadv_utils.training.fit` records (or ``None``). ``evaluations`` names
     the measurements :mod:`~genadv_utils.evaluation` makes of a finished run. ``fast_kernels``:
-    whether :func:`~genadv_utils.runtime.place` may use the faster CPU kernels."""
+    whether the run may use the faster kernels (:func:`~genadv_utils.runtime.place`,
+    :func:`~genadv_utils.runtime.fused_adam`)."""
 
     name: str
     settings_type: type
     profiles: Mapping[str, Mapping[str, Any]]
     network: Callable[[Any], nn.Module]
-    build: Callable[[Any], TrainState]
+    build: Callable[..., TrainState]
     step: Callable[[Any], Step]
     evaluations: tuple[str, ...]
     validate: Callable[[Any, Splits], Validate | None] = lambda settings, splits: None
@@ -96,19 +97,19 @@ class Recipe:
                              f"{', '.join(sorted(unknown))}")
         return self.settings_type(**{**self.profiles[profile_name(profile)], **overrides})
 
-    def start(self, settings: Any, device: Device = None) -> TrainState:
+    def start(self, settings: Any, device: Device = "cpu") -> TrainState:
         """A fresh run of these settings: the random generators seeded with ``settings.seed``,
-        the networks and optimisers built, then placed on ``device`` (default:
-        :func:`~genadv_utils.runtime.pick_device`) with :func:`~genadv_utils.runtime.place`."""
+        the networks and optimisers built (Adam fused where ``device`` has it), then placed on
+        ``device`` with :func:`~genadv_utils.runtime.place`."""
+        device = torch.device(device)
         seed_everything(settings.seed)
-        state = self.build(settings)
-        place(state.modules.values(), state.optimizers.values(), pick_device(device),
-              fast=self.fast_kernels)
+        state = self.build(settings, fused=fused_adam(device, self.fast_kernels))
+        place(state.modules.values(), device, fast=self.fast_kernels)
         return state
 
     def folder(self, settings: Any, step: Step | None = None) -> Path:
         """The run folder of these settings (and of a reader's own ``step``, if any)."""
-        return run_folder(self.name, self._key(settings, step), code_digest(self.module))
+        return run_folder(self.name, self._key(settings, step), run_code(self.module))
 
     def _key(self, settings: Any, step: Step | None) -> dict[str, Any]:
         own = {} if step is None else {"step": f"{getattr(step, '__name__', 'step')}-"
@@ -122,16 +123,16 @@ class Recipe:
         replaces the default step (called as ``step(state, batch)``) and gets its own folder.
         The data come from ``settings.dataset`` (``splits``, if given, must be that dataset's).
         Training runs on ``device``; without one, on the splits' device if splits are given,
-        else on :func:`~genadv_utils.runtime.pick_device`'s. Splits elsewhere are moved."""
+        else on the CPU. Splits elsewhere are moved."""
         if not isinstance(settings, self.settings_type):
             raise TypeError(f"expected {self.settings_type.__name__}, got "
                             f"{type(settings).__name__}")
         if splits is not None and splits.name != settings.dataset:
             raise ValueError(f"the settings ask for {settings.dataset!r} but the splits are "
                              f"{splits.name!r}")
-        if device is None and splits is not None:
-            device = splits.train.images.device
-        device = pick_device(device)
+        if device is None:
+            device = splits.train.images.device if splits is not None else "cpu"
+        device = torch.device(device)
         splits = load_splits(settings.dataset, device=device) if splits is None \
             else splits.to(device)
         state = self.start(settings, device)
@@ -144,7 +145,7 @@ class Recipe:
                                 progress=progress, snapshot=self.snapshot(settings, state))
         return Trained(self.name, state.modules[self.name], history, folder, settings)
 
-    def load(self, folder: str | Path, device: Device = None) -> Trained:
+    def load(self, folder: str | Path, device: Device = "cpu") -> Trained:
         """A finished run of this model from its folder: its network only (no data, no
         optimisers), in evaluation mode on ``device``, placed as training places it (the
         same memory layout, so the same kernels and the same numbers as the trained model)."""
@@ -161,7 +162,7 @@ class Recipe:
             raise ValueError(f"{folder}: its settings do not describe a {self.name} run "
                              f"({type(err).__name__}: {err})") from None
         history = load_weights(folder, {self.name: model})
-        place([model], [], pick_device(device), fast=self.fast_kernels)
+        place([model], torch.device(device), fast=self.fast_kernels)
         return Trained(self.name, model.eval(), history, folder, settings)
 
     def seconds_per_step(self, settings: Any, splits: Splits, steps: int = 10) -> float:

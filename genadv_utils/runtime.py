@@ -1,11 +1,11 @@
 """Where code runs and how big a run is: the device, seeding, the faster CPU kernels, and run
-profiles. The training code applies all of them to every recipe (``Recipe.start``), so a chapter
-module builds its networks and optimisers as the paper does and never meets the machine."""
+profiles. A command or a notebook resolves its device once (:func:`pick_device`) and hands it
+down; the training code applies the rest to every recipe (``Recipe.start``), so a chapter module
+builds its networks and optimisers as the paper does and meets the machine only in the one
+``fused`` argument it passes on to Adam."""
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import os
 import random
 from collections.abc import Iterable, Mapping
@@ -76,56 +76,28 @@ def seed_everything(seed: int) -> None:
 
 
 OPTIMISED = True
-"""Whether training gets what measured faster here (``benchmarks/throughput.py`` times both, each
-in its own process, and sets this to ``False`` for the plain baseline): for every run,
-:func:`keep_freed_memory` (the same numbers, bit for bit); for runs placed with ``fast``,
-activations in the channels-last layout and Adam's fused update (the same maths; the numbers
-agree to float rounding). A run's key covers this code."""
-
-GLIBC_MMAP_THRESHOLD, GLIBC_TRIM_THRESHOLD = -3, -1  # mallopt's parameter numbers (malloc.h)
+"""Whether runs get the kernels that measured faster here (``benchmarks/throughput.py`` times
+both, each in its own process, and sets this to ``False`` for the plain baseline): for runs
+placed with ``fast``, activations in the channels-last layout (:func:`place`) and Adam's fused
+update (:func:`fused_adam`). The same maths; the numbers agree to float rounding. A run's key
+covers this code."""
 
 
-@functools.cache
-def keep_freed_memory() -> bool:
-    """Ask glibc's ``malloc`` (Linux) to keep freed memory for reuse; ``False`` elsewhere.
-
-    A training step allocates and frees the same activations at every step. By default glibc
-    gives blocks above a threshold (128 KiB, growing with use up to 32 MiB) straight back to the
-    system, and trims the free top of its heap, so the next step takes every page of its
-    activations afresh from the kernel (a page fault per 4 KiB, each zero-filled): thousands a
-    step for the classifier's 128 × 32 × 28 × 28 activations. Here blocks up to 32 MiB come
-    from the heap, and up to 1 GiB of freed heap is kept. Only where memory comes from
-    changes, never the arithmetic: the results are the same, bit for bit. Process-wide and
-    once per process (cached)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # macOS, Windows, musl: their allocators already reuse freed memory
-        return False
-    return bool(libc.mallopt(GLIBC_MMAP_THRESHOLD, 32 << 20)
-                and libc.mallopt(GLIBC_TRIM_THRESHOLD, 1 << 30))
+def fused_adam(device: torch.device, fast: bool = True) -> bool | None:
+    """The ``fused`` argument of ``torch.optim.Adam`` for a run on ``device``: ``True`` (one
+    kernel for the whole update) where PyTorch has it (the CPU, CUDA) and the run is ``fast``;
+    else ``None``, PyTorch's own choice."""
+    return True if fast and OPTIMISED and device.type in ("cpu", "cuda") else None
 
 
-def place(modules: Iterable[nn.Module], optimizers: Iterable[torch.optim.Optimizer],
-          device: torch.device, fast: bool = True) -> None:
-    """Put freshly built networks and their (not yet stepped) optimisers on ``device``, in
-    place: the one spot where a run meets the machine. With :data:`OPTIMISED`, the allocator
-    keeps freed memory (:func:`keep_freed_memory`); with ``fast`` too, activations take the
-    channels-last layout that oneDNN's convolutions run fastest in, and Adam its fused
-    single-kernel update (on the CPU or a CUDA GPU)."""
-    if OPTIMISED:
-        keep_freed_memory()
-    modules, optimizers = list(modules), list(optimizers)
+def place(modules: Iterable[nn.Module], device: torch.device, fast: bool = True) -> None:
+    """Put freshly built networks on ``device``, in place (their optimisers keep the same
+    parameters); with ``fast`` and :data:`OPTIMISED`, in the channels-last layout that oneDNN's
+    convolutions run fastest in."""
     for module in modules:
-        module.to(device)  # moves the parameters in place: the optimisers keep theirs
+        module.to(device)
         if fast and OPTIMISED:
             module.to(memory_format=torch.channels_last)
-    for optimizer in optimizers:
-        if optimizer.state:
-            raise ValueError("place() takes optimisers that have not taken a step yet")
-        if (fast and OPTIMISED and isinstance(optimizer, torch.optim.Adam)
-                and device.type in ("cpu", "cuda")):
-            for group in optimizer.param_groups:
-                group["fused"] = True  # as torch.optim.Adam(..., fused=True) would set it
 
 
 def profile_name(name: str | None = None) -> str:

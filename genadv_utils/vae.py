@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .blocks import ConvDecoder, ConvEncoder, standard_normal
-from .losses import bernoulli_nll, gaussian_kl
+from .losses import bernoulli_nll, gaussian_kl, negative_elbo
 from .recipe import Recipe, Splits, Step, TrainState, Validate, check_settings
 
 
@@ -103,21 +103,6 @@ PLANE: dict[str, dict[str, Any]] = {
 changes in each profile's settings (the same settings find the same run)."""
 
 
-@torch.no_grad()
-def negative_elbo(model: nn.Module, images: torch.Tensor,
-                  batch_size: int = 1000) -> dict[str, float]:
-    r"""Mean negative ELBO of a VAE over ``images`` in nats per image, split into the
-    reconstruction term and the KL term (one sample of $z$ per image)."""
-    rec, kl = [], []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size]
-        logits, mu, logvar = model(x)
-        rec.append(bernoulli_nll(logits, x))
-        kl.append(gaussian_kl(mu, logvar).sum(1))
-    r, k = torch.cat(rec).mean().item(), torch.cat(kl).mean().item()
-    return {"neg_elbo": r + k, "rec": r, "kl": k}
-
-
 def vae_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *,
              beta: float = 1.0) -> dict[str, torch.Tensor]:
     """One VAE step: encode, sample z by reparameterisation, decode, and descend
@@ -140,10 +125,11 @@ def network(settings: VAESettings) -> ConvVAE:
     return ConvVAE(settings.latent_size, settings.width, settings.hidden)
 
 
-def build(settings: VAESettings) -> TrainState:
-    """A VAE, its Adam optimiser and exponential LR schedule."""
+def build(settings: VAESettings, fused: bool | None = None) -> TrainState:
+    """A VAE, its Adam optimiser (``fused``: one kernel for its whole update) and exponential
+    LR schedule."""
     model = network(settings)
-    optimizer = torch.optim.Adam(model.parameters(), settings.lr)
+    optimizer = torch.optim.Adam(model.parameters(), settings.lr, fused=fused)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
     return TrainState({"vae": model}, {"vae": optimizer}, {"vae": schedule})
 

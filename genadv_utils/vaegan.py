@@ -1,6 +1,6 @@
-r"""Chapter 4: the VAE-GAN (Larsen et al. 2016), from chapter 2's encoder and chapter 3's
-networks. Top to bottom: the network, its settings, the balancing rule, the step with its three
-losses and their gradient routing, the pixel-likelihood baseline, the recipe."""
+r"""Chapter 4: the VAE-GAN (Larsen et al. 2016), from chapter 2's encoder and chapter 3's networks
+and sampling. Top to bottom: the network, its settings, the balancing rule, the step with its
+three losses and their gradient routing, the pixel-likelihood baseline, the recipe."""
 
 from __future__ import annotations
 
@@ -15,19 +15,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvEncoder, dcgan_init, fixed_noise, in_batches
-from .gan import GAN, DCGANDiscriminator, DCGANGenerator, GANSettings, lazy_r1, steps_taken
+from .gan import (DCGANDiscriminator, DCGANGenerator, GANSettings, ImageGenerator, lazy_r1,
+                  steps_taken)
 from .losses import bernoulli_nll, feature_reconstruction, gaussian_kl
 from .recipe import Recipe, Render, Splits, Step, TrainState, Validate, check_settings
-from .vae import ConvVAE
 
 
-class VAEGAN(nn.Module):
+class VAEGAN(ImageGenerator):
     r"""A VAE whose decoder is also a GAN's generator, its reconstructions compared with the
-    input in the discriminator's features. Encoder: :class:`~genadv_utils.vae.ConvVAE`'s,
-    $q_\phi(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$; decoder
-    $\operatorname{Dec}(z)$: a :class:`~genadv_utils.gan.DCGANGenerator`; discriminator: a
-    :class:`~genadv_utils.gan.DCGANDiscriminator`, $\operatorname{Dis}_l(x)$ its last
-    convolution's features (a hidden layer when ``dense`` > 0, as in the paper)."""
+    input in the discriminator's features: chapter 2's encoder for $q_\phi(z \mid x) =
+    \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$, a DCGAN generator as the decoder
+    $\operatorname{Dec}(z)$, a DCGAN discriminator with features $\operatorname{Dis}_l(x)$.
+    Sampling and the decoder's average are the GAN's (:class:`~genadv_utils.gan.ImageGenerator`)."""
 
     def __init__(self, latent_size: int = 32, width: int = 32, encoder_width: int = 16,
                  hidden: int = 512, *, refine: bool = False, keep_average: bool = False,
@@ -41,21 +40,22 @@ class VAEGAN(nn.Module):
         self.discriminator.apply(dcgan_init)
         self.average = copy.deepcopy(self.decoder).requires_grad_(False) if keep_average else None
 
-    generator = property(lambda self: self.decoder)  # the decoder, in its other role
-    generate = GAN.generate  # by the decoder's weight average, if there is one
-    update_average = GAN.update_average
-    refresh_average = GAN.refresh_average
-    end_of_epoch = GAN.end_of_epoch
-    encode = ConvVAE.encode
-    reparameterise = staticmethod(ConvVAE.reparameterise)
+    @property
+    def generator(self) -> DCGANGenerator:  # the decoder, in its other role: a GAN's generator
+        return self.decoder
 
-    decode = property(lambda self: self.decoder)  # Dec(z): (N, 1, 28, 28) in [0, 1]
-    noise = GAN.noise  # codes from the prior N(0, I), drawn as the GAN draws its noise
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""$(\mu, \log\sigma^2)$ of $q_\phi(z \mid x)$, each $[N, d]$."""
+        return self.encoder(x).chunk(2, dim=1)  # (N, 2d) -> (mu, logvar)
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images decoded from prior codes, ``[n, 1, 28, 28]`` in $[0, 1]$."""
-        return self.generate(self.noise(n, generator))
+    @staticmethod
+    def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        r"""A sample $z = \mu + e^{\log\sigma^2 / 2} \odot \varepsilon$ of $q_\phi(z \mid x)$."""
+        return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        r"""$\operatorname{Dec}(z)$: ``[N, 1, 28, 28]`` in $[0, 1]$, by the decoder itself."""
+        return self.decoder(z)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -228,15 +228,15 @@ def network(settings: VAEGANSettings) -> VAEGAN:
                   dense=settings.dense)
 
 
-def build(settings: VAEGANSettings) -> TrainState:
-    """A VAE-GAN, one Adam optimiser per network and their exponential LR schedules."""
+def build(settings: VAEGANSettings, fused: bool | None = None) -> TrainState:
+    """A VAE-GAN, one Adam per network (``fused``: one kernel an update), their LR schedules."""
     model = network(settings)
-    adam = {name: torch.optim.Adam(getattr(model, name).parameters(),
-                                   getattr(settings, f"lr_{name}"), betas=(settings.beta1, 0.999))
-            for name in NETWORKS}
+    adam = partial(torch.optim.Adam, betas=(settings.beta1, 0.999), fused=fused)
+    optimizers = {name: adam(getattr(model, name).parameters(), getattr(settings, f"lr_{name}"))
+                  for name in NETWORKS}
     decay = {name: torch.optim.lr_scheduler.ExponentialLR(optimizer, settings.lr_decay)
-             for name, optimizer in adam.items() if name in settings.decayed.split()}
-    return TrainState({"vaegan": model}, adam, decay)
+             for name, optimizer in optimizers.items() if name in settings.decayed.split()}
+    return TrainState({"vaegan": model}, optimizers, decay)
 
 
 def validate(settings: VAEGANSettings, splits: Splits) -> Validate:

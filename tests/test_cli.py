@@ -141,7 +141,7 @@ def smoke_classifier(tmp_path_factory):
 
 
 def test_train_sample_and_evaluate_a_gan(tmp_path, smoke_classifier, capsys):
-    from genadv_utils import evaluation, gan
+    from genadv_utils import data, evaluation, gan
 
     run = tmp_path / "gan"
     assert main(["train", "gan", "--profile", "smoke", "--epochs", "1", "--out", str(run),
@@ -159,7 +159,8 @@ def test_train_sample_and_evaluate_a_gan(tmp_path, smoke_classifier, capsys):
                  str(smoke_classifier.folder)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "gan" and sum(result["class_counts"]) == 10_000
-    direct = evaluation.evaluate(gan.load(run), classifier=smoke_classifier, test_size=300)
+    direct = evaluation.evaluate(gan.load(run), data.load_splits("mnist"), test_size=300,
+                                 classifier=smoke_classifier)
     assert result["frechet_distance"] == pytest.approx(direct["frechet_distance"])
     assert main(["sample", "gan", "--run", str(tmp_path / "nothing"), "--n", "2", "--out",
                  str(out)]) == 1
@@ -186,6 +187,7 @@ def test_reconstruct_sample_and_evaluate_a_vaegan(tmp_path, smoke_classifier, ca
                  str(smoke_classifier.folder)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "vaegan"
-    again = evaluation.evaluate(vaegan.load(run), classifier=smoke_classifier, test_size=200)
+    again = evaluation.evaluate(vaegan.load(run), data.load_splits("mnist"), test_size=200,
+                                classifier=smoke_classifier)
     for key in ("reconstruction_class_kept", "reconstruction_mse", "frechet_distance"):
         assert result[key] == pytest.approx(again[key])

@@ -64,8 +64,8 @@ def tiny_runs(tmp_path_factory):
     return {"DAE": autoencoder, "GAN": generator}
 
 
-def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, reference):
-    scores = evaluation.compare(tiny_runs, classifier=reference, samples=300,
+def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, reference, splits):
+    scores = evaluation.compare(tiny_runs, splits, classifier=reference, samples=300,
                                 test_size=300)
     dae, gan = scores["DAE"], scores["GAN"]
     assert dae["model"] == "dae" and gan["model"] == "gan"
@@ -78,7 +78,7 @@ def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, reference):
 
 
 def test_evaluate_says_when_it_must_first_train_the_reference_classifier(monkeypatch, capsys,
-                                                                       tmp_path):
+                                                                       tmp_path, splits):
     """The default-profile classifier is trained first only when missing, and a line says so
     with the time it expects (here a stand-in recipe, so nothing trains)."""
     from genadv_utils import classifier as classifier_module
@@ -99,7 +99,7 @@ def test_evaluate_says_when_it_must_first_train_the_reference_classifier(monkeyp
             return ("trained", settings.epochs)
 
     monkeypatch.setattr(evaluation, "REFERENCE", StandIn())
-    assert evaluation.reference_classifier("mnist") == ("trained", 5)
+    assert evaluation.reference_classifier(splits) == ("trained", 5)
     err = capsys.readouterr().err
     assert err.startswith("evaluation: training the mnist evaluation classifier first")
     assert "5 epochs, about 4 min here" in err  # 0.1 s x 430 steps x 5 and err.count("\n") == 1
@@ -158,15 +158,15 @@ def test_orderings_over_seeds_count_where_each_holds_and_the_spread_spans_them()
     assert spread["GAN"]["frechet_distance"] == pytest.approx([35.0, 30.0, 40.0])
 
 
-def test_sample_quality_counts_every_sample_and_is_cached_exactly(tiny_runs, reference):
+def test_sample_quality_counts_every_sample_and_is_cached_exactly(tiny_runs, reference, splits):
     run = tiny_runs["GAN"]
-    first = evaluation.evaluate(run, classifier=reference, samples=1200, test_size=500)
+    first = evaluation.evaluate(run, splits, classifier=reference, samples=1200, test_size=500)
     assert sum(first["class_counts"]) == 1200 and len(first["class_counts"]) == 10
     assert 0 <= first["coverage"] <= 1 and 1 <= first["classifier_score"] <= 10
     cache = run.folder / store.CACHE
-    assert evaluation.evaluate(run, classifier=reference, samples=1200, test_size=500) == first
+    assert evaluation.evaluate(run, splits, classifier=reference, samples=1200, test_size=500) == first
     cache.unlink()  # measured afresh: the same numbers, since samples and test images are seeded
-    assert evaluation.evaluate(run, classifier=reference, samples=1200, test_size=500) == first
+    assert evaluation.evaluate(run, splits, classifier=reference, samples=1200, test_size=500) == first
     assert cache.exists()
 
 
@@ -186,7 +186,7 @@ def test_the_evaluation_cache_is_keyed_by_code_and_pruned(tmp_path, monkeypatch)
         return {"x": len(calls)}
 
     code = {"now": "code-a"}
-    monkeypatch.setattr(evaluation, "code_digest", lambda *modules: code["now"])
+    monkeypatch.setattr(evaluation, "measure_code", lambda: code["now"])
     assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 1}
     assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 1}
     code["now"] = "code-b"
@@ -197,7 +197,7 @@ def test_the_evaluation_cache_is_keyed_by_code_and_pruned(tmp_path, monkeypatch)
     assert evaluation.cached(tmp_path, {"metric": "m"}, compute) == {"x": 3}
 
 
-def test_a_classifier_replaced_in_place_gives_new_numbers(tiny_runs, tmp_path):
+def test_a_classifier_replaced_in_place_gives_new_numbers(tiny_runs, tmp_path, splits):
     """Cached results are keyed by the classifier's weights, not its folder's name: the same
     folder name holding another classifier (retrained in place, or another place with the same
     name) gives that classifier's numbers, for samples and reconstructions alike."""
@@ -208,22 +208,22 @@ def test_a_classifier_replaced_in_place_gives_new_numbers(tiny_runs, tmp_path):
     second = classifier.train(classifier.settings("smoke", train_size=1000, seed=1),
                               run_dir=tmp_path / "b" / "classifier", progress=False)
     assert first.folder.name == second.folder.name
-    old = evaluation.evaluate(gen, classifier=first, **options)
-    new = evaluation.evaluate(gen, classifier=second, **options)
+    old = evaluation.evaluate(gen, splits, classifier=first, **options)
+    new = evaluation.evaluate(gen, splits, classifier=second, **options)
     assert new["frechet_distance"] != old["frechet_distance"]
     shutil.rmtree(first.folder)  # retrained in place: the second run's files under the first's path
     shutil.copytree(second.folder, first.folder)
     replaced = classifier.load(first.folder)
-    assert evaluation.evaluate(gen, classifier=replaced, **options) == {
+    assert evaluation.evaluate(gen, splits, classifier=replaced, **options) == {
         **new, "classifier": str(first.folder)}
-    kept = evaluation.reconstruction_quality(autoencoder, classifier=second, test_size=300)
-    assert evaluation.reconstruction_quality(autoencoder, classifier=replaced,
+    kept = evaluation.reconstruction_quality(autoencoder, splits, classifier=second, test_size=300)
+    assert evaluation.reconstruction_quality(autoencoder, splits, classifier=replaced,
                                              test_size=300) == kept
 
 
-def test_a_classifier_of_another_dataset_is_refused(tiny_runs, tmp_path):
+def test_a_classifier_of_another_dataset_is_refused(tiny_runs, tmp_path, splits):
     clothes = classifier.train(classifier.settings("smoke", dataset="fashion-mnist",
                                                    train_size=500),
                                run_dir=tmp_path / "fashion", progress=False)
     with pytest.raises(ValueError, match="trained on fashion-mnist, but .* is a mnist run"):
-        evaluation.evaluate(tiny_runs["GAN"], classifier=clothes, samples=100, test_size=100)
+        evaluation.evaluate(tiny_runs["GAN"], splits, classifier=clothes, samples=100, test_size=100)

@@ -451,7 +451,7 @@ def test_finished_runs_on_read_only_storage_train_and_evaluate(small_vae, small_
 
 @pytest.mark.parametrize("entry", [None, [1, 2], 3.5, "text"])
 def test_a_cache_entry_of_the_wrong_type_is_computed_again(tmp_path, entry, monkeypatch):
-    monkeypatch.setattr(evaluation, "code_digest", lambda *modules: "code")
+    monkeypatch.setattr(evaluation, "measure_code", lambda: "code")
     key = json.dumps({"metric": "m", "code": "code"}, sort_keys=True)
     (tmp_path / store.CACHE).write_text(json.dumps({key: entry}))
     assert evaluation.cached(tmp_path, {"metric": "m"}, lambda: {"x": 1}) == {"x": 1}

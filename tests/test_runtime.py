@@ -1,5 +1,6 @@
-import platform
+import ast
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,58 +65,33 @@ def test_profiles_must_name_the_same_settings():
         runtime.select_profile({"default": {"a": 1}}, "default")
 
 
-EXACT_RUN = """
-import hashlib, sys, torch
-from genadv_utils import classifier, runtime
-runtime.OPTIMISED = sys.argv[1] == "on"
-settings = classifier.settings("smoke")
-state = classifier.RECIPE.start(settings, "cpu")
-state.train(True)
-step = classifier.RECIPE.step(settings)
-g = torch.Generator().manual_seed(0)
-for _ in range(3):  # 128 x 32 x 28 x 28 activations: blocks far above glibc's first threshold
-    step(state, (torch.rand(128, 1, 28, 28, generator=g), torch.randint(0, 10, (128,), generator=g)))
-digest = hashlib.sha256()
-for tensor in state.modules["classifier"].state_dict().values():
-    digest.update(tensor.numpy().tobytes())
-print(runtime.keep_freed_memory.cache_info().currsize == 1, digest.hexdigest())
-"""
-
-
-def test_keeping_freed_memory_changes_no_number():
-    """keep_freed_memory changes where memory comes from, not the arithmetic: the classifier
-    (which takes no other optimisation) trains to the same weights, bit for bit, in a process
-    with it and in one without (it holds for a whole process, hence two processes)."""
-    import subprocess
-    import sys
-
-    out = {flag: subprocess.run([sys.executable, "-c", EXACT_RUN, flag], capture_output=True,
-                                text=True, check=True).stdout.split()
-           for flag in ("off", "on")}
-    assert out["off"][0] == "False" and out["on"][0] == "True"  # asked for only when on
-    assert out["on"][1] == out["off"][1]
-
-
-def test_keep_freed_memory_says_whether_it_applied():
-    assert runtime.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
-    runtime.keep_freed_memory()
-    assert runtime.keep_freed_memory.cache_info().misses == 1  # glibc asked once
-
-
-def test_place_moves_in_place_and_refuses_an_optimiser_that_has_stepped():
+def test_place_moves_in_place_in_the_fast_layout():
     net = torch.nn.Conv2d(2, 3, 3)
-    opt = torch.optim.Adam(net.parameters(), 0.1)
     weight = net.weight
-    runtime.place([net], [opt], torch.device("cpu"), fast=True)
-    assert net.weight is weight and opt.param_groups[0]["params"][0] is weight
-    assert opt.param_groups[0]["fused"] is True
+    runtime.place([net], torch.device("cpu"), fast=True)
+    assert net.weight is weight  # an optimiser built before still holds it
     assert net.weight.is_contiguous(memory_format=torch.channels_last)
     assert not net.weight.is_contiguous()
-    net(torch.rand(1, 2, 5, 5)).sum().backward()
-    opt.step()
-    with pytest.raises(ValueError, match="not taken a step"):
-        runtime.place([net], [opt], torch.device("cpu"))
-    plain = torch.nn.Linear(2, 2)
-    plain_opt = torch.optim.Adam(plain.parameters(), 0.1)
-    runtime.place([plain], [plain_opt], torch.device("cpu"), fast=False)
-    assert not plain_opt.param_groups[0]["fused"]
+    plain = torch.nn.Conv2d(2, 3, 3)
+    runtime.place([plain], torch.device("cpu"), fast=False)
+    assert plain.weight.is_contiguous()
+
+
+def test_adam_is_fused_where_pytorch_has_it_and_the_run_is_fast(monkeypatch):
+    assert runtime.fused_adam(torch.device("cpu")) is True
+    assert runtime.fused_adam(torch.device("cuda")) is True
+    assert runtime.fused_adam(torch.device("mps")) is None  # PyTorch's own choice there
+    assert runtime.fused_adam(torch.device("cpu"), fast=False) is None
+    monkeypatch.setattr(runtime, "OPTIMISED", False)
+    assert runtime.fused_adam(torch.device("cpu")) is None
+
+
+def test_the_package_leaves_the_allocator_alone():
+    """The C library's allocator settings belong to the throughput benchmark, not to a course
+    run: no package module reaches the C library."""
+    for path in Path(runtime.__file__).parent.glob("*.py"):
+        imported = {alias.name for node in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in node.names} | {node.module for node in ast.walk(ast.parse(
+                        path.read_text())) if isinstance(node, ast.ImportFrom)}
+        assert "ctypes" not in imported, path.name
