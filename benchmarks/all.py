@@ -23,8 +23,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BENCHMARKS = ("data_pipeline", "throughput", "speed_leads", "profile_steps", "dae_quality",
-              "vae_quality", "gan_quality", "vaegan_quality", "comparison")
+BENCHMARKS = ("data_pipeline", "throughput", "profile_steps", "dae_quality", "vae_quality",
+              "gan_quality", "vaegan_quality", "comparison")
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:

@@ -41,8 +41,8 @@ from typing import Any
 
 import torch
 
-from genadv_utils import data, evaluation, metrics, registry
-from genadv_utils.display import machine
+from genadv_utils import classifier, data, evaluation, registry
+from genadv_utils.book import machine
 
 COLUMNS = {"train_seconds": ("training", "{:.0f} s"), "parameters": ("parameters", "{:,}"),
            "frechet_distance": ("Fréchet distance", "{:.1f}"),
@@ -115,21 +115,21 @@ def main() -> None:
     name = args.dataset
     if args.seeds < 0:
         parser.error(f"--seeds must be non-negative, got {args.seeds}")
-    splits = data.load_splits(name, device="cpu")
-    classifier = evaluation.reference_classifier(name, progress=False)
+    splits = data.load_splits(name)
+    reference = evaluation.reference_classifier(splits, progress=False)
     if args.seeds:
-        seeds(args, splits, classifier)
+        seeds(args, splits, reference)
         return
     runs = train_all(name, splits)
-    accuracy = metrics.accuracy(classifier.model, splits.test.images, splits.test.labels)
+    accuracy = classifier.accuracy(reference.model, splits.test.images, splits.test.labels)
     print(f"{name}: {machine()}, torch {torch.__version__}; classifier "
-          f"{classifier.folder.name}, test accuracy {accuracy:.2%}\n")
-    sanity = evaluation.sanity_checks(classifier, splits)
+          f"{reference.folder.name}, test accuracy {accuracy:.2%}\n")
+    sanity = evaluation.sanity_checks(reference, splits)
     print(markdown(sanity, {k: COLUMNS[k] for k in ("frechet_distance", "precision", "recall",
                                                     "coverage", "classifier_score",
                                                     "recognised")}))
     print()
-    scores = evaluation.compare(runs, classifier=classifier)
+    scores = evaluation.compare(runs, splits, classifier=reference)
     print(markdown(scores, COLUMNS))
     print(f"\n(test images' own sharpness: "
           f"{scores['VAE (ch. 2)']['test_sharpness']:.4f})")
@@ -141,14 +141,14 @@ def main() -> None:
         print(f"written to {args.save}")
 
 
-def seeds(args: argparse.Namespace, splits: data.Splits, classifier: Any) -> None:
+def seeds(args: argparse.Namespace, splits: data.Splits, reference: Any) -> None:
     """``--seeds``: the comparison over several seeds, its spread and its orderings."""
     by_seed = []
     for seed in range(args.seeds):
         print(f"seed {seed}: training or reloading the four models", flush=True)
         runs = train_all(args.dataset, splits, seed)
         by_seed.append({label.split(" (")[0]: row for label, row in
-                        evaluation.compare(runs, classifier=classifier).items()})
+                        evaluation.compare(runs, splits, classifier=reference).items()})
     print(f"\n{args.dataset}, seeds 0 to {args.seeds - 1}: {machine()}, torch "
           f"{torch.__version__}\n\nmean (lowest to highest)\n")
     ranges = spread(by_seed)

@@ -16,7 +16,6 @@ import time
 
 from genadv_utils import dae, data, metrics, noise, pca, runtime
 
-CANDIDATE_KS = [5, 10, 20, 30, 40, 60, 80, 120, 160, 240]
 TARGET_DB = 4.0
 
 
@@ -27,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = dae.settings(args.profile)
-    splits = data.load_splits(settings.dataset)
+    splits = data.load_splits(settings.dataset, device=runtime.pick_device())
     start = time.perf_counter()
     run = dae.train(settings, splits)
     print(f"DAE: {settings}")
@@ -38,7 +37,7 @@ def main() -> None:
     for kind, level in (("gaussian", 0.5), ("salt-and-pepper", 0.5)):
         val_noisy = noise.corrupt(splits.val.images, kind, level,
                                   noise.seeded(dae.VALIDATION_NOISE_SEED))
-        k, _ = pca.choose_k(fitted, val_noisy, splits.val.images, CANDIDATE_KS)
+        k, _ = pca.choose_k(fitted, val_noisy, splits.val.images, pca.K_CANDIDATES)
         sweep = metrics.noise_sweep({"pca": lambda x, k=k: pca.reconstruct(fitted, x, k),
                                      "dae": run.model}, splits.test.images, kind, [level])
         scores = {name: metrics.psnr(values[0]) for name, values in sweep.items()}

@@ -23,7 +23,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from genadv_utils import (classifier, dae, data, display, gan, losses, metrics, noise, vae,
+from genadv_utils import (book, classifier, dae, data, gan, losses, metrics, runtime, vae,
                           vaegan)
 
 SEEDS = (0, 1, 2)
@@ -236,7 +236,7 @@ def vae_exercises(splits) -> None:
                           progress=False).model.eval()
         torch.manual_seed(0)
         with torch.no_grad():
-            elbo = metrics.negative_elbo(model, test)
+            elbo = vae.negative_elbo(model, test)
         print(f"| {label} | {elbo['neg_elbo']:.1f} | {elbo['rec']:.1f} | {elbo['kl']:.1f} | "
               f"{metrics.active_units(model, test)} |", flush=True)
 
@@ -260,7 +260,7 @@ def vae_exercises(splits) -> None:
         model = vae.train(small, splits, step=step, progress=False).model.eval()
         torch.manual_seed(0)
         with torch.no_grad():
-            elbo = metrics.negative_elbo(model, test)
+            elbo = vae.negative_elbo(model, test)
         kl = metrics.kl_per_dimension(model, test)
         print(f"  {label}: KL {elbo['kl']:.2f} nats (dimensions above 0.1 nats: "
               f"{int((kl > 0.1).sum())}), negative ELBO {elbo['neg_elbo']:.1f}")
@@ -270,9 +270,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapter", choices=["gan", "dae", "vae", "vaegan", "comparison"])
     args = parser.parse_args()
-    splits = data.load_splits("mnist")
+    splits = data.load_splits("mnist", device=runtime.pick_device())
     started = time.perf_counter()
-    print(f"{display.machine()}, torch {torch.__version__}")
+    print(f"{book.machine()}, torch {torch.__version__}")
     if args.chapter in ("gan", "vaegan", "comparison"):
         reference = classifier.train(classifier.settings("default"), splits,
                                      progress=False).model.eval()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 
 from genadv_utils import data, registry
-from genadv_utils.evaluation import weights_digest
+from genadv_utils.keys import weights_digest
 
 
 def main() -> None:

@@ -122,8 +122,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10_000)
     args = parser.parse_args()
 
-    splits = data.load_splits("mnist", device="cpu")
-    classifier = evaluation.reference_classifier("mnist", progress=False)
+    splits = data.load_splits("mnist")
+    classifier = evaluation.reference_classifier(splits, progress=False)
     settings = gan.settings("default")
     ours = gan.train(settings, splits, progress=False)
     budget = ours.history.seconds

@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10, help="operators listed per model")
     parser.add_argument("--steps", type=int, default=10, help="profiled steps per model")
     args = parser.parse_args()
-    splits = data.load_splits("mnist", device="cpu")
+    splits = data.load_splits("mnist")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     for name in args.names or registry.RECIPES:
         recipe = registry.get(name)

@@ -68,7 +68,7 @@ def train_example_for(seconds: float, splits: data.Splits, seed: int) -> tuple[E
 
 def score(model: nn.Module, images: torch.Tensor, samples: int) -> dict[str, float]:
     runtime.seed_everything(0)
-    elbo = metrics.negative_elbo(model, images)
+    elbo = vae.negative_elbo(model, images)
     start = time.perf_counter()
     iw = metrics.importance_weighted_nll(model, images, samples=samples)
     return {**elbo, f"iw_nll_{samples}": iw, "iw_seconds": time.perf_counter() - start}
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=10_000)
     args = parser.parse_args()
 
-    splits = data.load_splits("mnist", device="cpu")
+    splits = data.load_splits("mnist")
     test = splits.test.images[:args.test_images]
     settings = vae.settings("default")
     ours = vae.train(settings, splits, progress=False)

@@ -19,8 +19,8 @@ TARGET_CLASS_KEPT = 0.95
 
 
 def main() -> None:
-    splits = data.load_splits("mnist", device="cpu")
-    classifier = evaluation.reference_classifier("mnist", progress=False)
+    splits = data.load_splits("mnist")
+    classifier = evaluation.reference_classifier(splits, progress=False)
     vae_run = vae.train(vae.settings("default"), splits, progress=False)
     vaegan_run = vaegan.train(vaegan.settings("default"), splits, progress=False)
     print(f"VAE: {vae_run.folder.name}, {vae_run.history.seconds:.0f} s of training\n"
@@ -28,9 +28,9 @@ def main() -> None:
           f"  {vaegan_run.folder.name}, {vaegan_run.history.seconds:.0f} s of training\n"
           f"classifier: {classifier.folder.name}\n")
     scores = {
-        "VAE": {**evaluation.evaluate_generator(vae_run, classifier=classifier),
-                **evaluation.reconstruction_quality(vae_run, classifier=classifier)},
-        "VAE-GAN": evaluation.evaluate(vaegan_run, classifier=classifier),
+        "VAE": {**evaluation.evaluate_generator(vae_run, splits, classifier=classifier),
+                **evaluation.reconstruction_quality(vae_run, splits, classifier=classifier)},
+        "VAE-GAN": evaluation.evaluate(vaegan_run, splits, classifier=classifier),
     }
     print(f"{'model':8} | {'Fréchet':>8} | {'coverage':>8} | {'precision':>9} | {'recall':>6} | "
           f"{'rec. MSE':>8} | {'sharpness':>9} | {'class kept':>10}")
