@@ -236,7 +236,7 @@ def vae_exercises(splits) -> None:
                           progress=False).model.eval()
         torch.manual_seed(0)
         with torch.no_grad():
-            elbo = vae.negative_elbo(model, test)
+            elbo = losses.negative_elbo(model, test)
         print(f"| {label} | {elbo['neg_elbo']:.1f} | {elbo['rec']:.1f} | {elbo['kl']:.1f} | "
               f"{metrics.active_units(model, test)} |", flush=True)
 
@@ -260,7 +260,7 @@ def vae_exercises(splits) -> None:
         model = vae.train(small, splits, step=step, progress=False).model.eval()
         torch.manual_seed(0)
         with torch.no_grad():
-            elbo = vae.negative_elbo(model, test)
+            elbo = losses.negative_elbo(model, test)
         kl = metrics.kl_per_dimension(model, test)
         print(f"  {label}: KL {elbo['kl']:.2f} nats (dimensions above 0.1 nats: "
               f"{int((kl > 0.1).sum())}), negative ELBO {elbo['neg_elbo']:.1f}")

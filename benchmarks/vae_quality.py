@@ -68,7 +68,7 @@ def train_example_for(seconds: float, splits: data.Splits, seed: int) -> tuple[E
 
 def score(model: nn.Module, images: torch.Tensor, samples: int) -> dict[str, float]:
     runtime.seed_everything(0)
-    elbo = vae.negative_elbo(model, images)
+    elbo = losses.negative_elbo(model, images)
     start = time.perf_counter()
     iw = metrics.importance_weighted_nll(model, images, samples=samples)
     return {**elbo, f"iw_nll_{samples}": iw, "iw_seconds": time.perf_counter() - start}

@@ -186,7 +186,7 @@ def _sample(args: argparse.Namespace, device: torch.device) -> None:
     _check_seed(args.seed)
     _check_output(args.out)
     model = registry.get(args.model).load(_run_dir(args.run), device=device).model
-    generator = torch.Generator().manual_seed(args.seed)  # on the CPU: the same draw anywhere
+    generator = torch.Generator().manual_seed(args.seed)  # on the CPU: the same noise anywhere
     _save_images(args.out, sample_in_batches(model, args.n, generator,
                                              progress=args.n > 10_000))
 

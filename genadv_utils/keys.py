@@ -78,9 +78,10 @@ def normalised_source(source: str) -> str:
     return ast.dump(_strip_docstrings(ast.parse(textwrap.dedent(source))))
 
 
-def _imports(tree: ast.AST) -> set[str]:
+def _imports(tree: ast.AST, every: bool = False) -> set[str]:
     """The package modules a syntax tree imports: relative imports inside the package,
-    ``genadv_utils`` imports elsewhere (a notebook's)."""
+    ``genadv_utils`` imports elsewhere (a notebook's); with ``every``, also names that are not
+    (yet) a module of the package."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.level == 1 or node.module and (
@@ -94,12 +95,18 @@ def _imports(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names
                          if a.name.startswith(NAME + "."))
-    return {m for m in found if (PACKAGE / f"{m}.py").exists()}
+    return found if every else {m for m in found if (PACKAGE / f"{m}.py").exists()}
 
 
 @functools.lru_cache(maxsize=64)
-def _module_imports(module: str, source: str) -> frozenset[str]:
-    return frozenset(_imports(ast.parse(source)))
+def _parsed_imports(source: str) -> frozenset[str]:
+    return frozenset(_imports(ast.parse(source), every=True))
+
+
+def _module_imports(module: str) -> set[str]:
+    """The package modules that ``module`` imports (those that exist now)."""
+    names = _parsed_imports((PACKAGE / f"{module}.py").read_text())
+    return {m for m in names if (PACKAGE / f"{m}.py").exists()}
 
 
 def modules(roots: Iterable[str], follow: Iterable[str]) -> list[str]:
@@ -114,7 +121,7 @@ def modules(roots: Iterable[str], follow: Iterable[str]) -> list[str]:
         if name in seen or (name not in roots and role(name) not in follow):
             continue
         seen.add(name)
-        todo.extend(_module_imports(name, (PACKAGE / f"{name}.py").read_text()))
+        todo.extend(_module_imports(name))
     return sorted(seen)
 
 
@@ -144,7 +151,10 @@ features are the yardstick."""
 
 
 def measure_code() -> str:
-    """The code that computes a cached measurement of given weights."""
+    """The code that computes a cached measurement of given weights. It stops at the modules
+    that decide weights (the networks' own methods, the losses, the noise, the data), which the
+    measured run's folder name covers: a measurement is kept in that folder, so an edit there
+    starts a new folder with no measurement in it."""
     return code_digest(MEASURING, follow={MEASURES})
 
 

@@ -28,7 +28,7 @@ from .training import Render, Step, TrainState, Validate, train_or_load
 __all__ = ["Recipe", "Trained", "check_settings", "Render", "Splits", "Step", "TrainState",
            "Validate"]
 
-Device = torch.device | str | None
+Device = torch.device | str | None  # None: the CPU (or, for train, the splits' device)
 MAX_MINUTES = 7 * 24 * 60
 
 
@@ -65,8 +65,9 @@ class Recipe:
 
     ``network(settings)`` builds the (untrained) network; ``build(settings, fused)`` builds it
     and its optimisers, as the paper would, on the CPU (``fused``: Adam's ``fused`` argument for
-    the device the run goes to); :meth:`start` seeds before and places them on the device after; ``step(settings)`` is the default training step
-    ``step(state, batch)``; ``validate(settings, splits)`` and ``snapshot(settings, state)``
+    the device the run goes to); :meth:`start` seeds before and moves the networks to the
+    device after (their optimisers hold the same parameters); ``step(settings)`` is the default
+    training step ``step(state, batch)``; ``validate(settings, splits)`` and ``snapshot(settings, state)``
     give what :func:`~genadv_utils.training.fit` records (or ``None``). ``evaluations`` names
     the measurements :mod:`~genadv_utils.evaluation` makes of a finished run. ``fast_kernels``:
     whether the run may use the faster kernels (:func:`~genadv_utils.runtime.place`,
@@ -101,7 +102,7 @@ class Recipe:
         """A fresh run of these settings: the random generators seeded with ``settings.seed``,
         the networks and optimisers built (Adam fused where ``device`` has it), then placed on
         ``device`` with :func:`~genadv_utils.runtime.place`."""
-        device = torch.device(device)
+        device = torch.device(device or "cpu")
         seed_everything(settings.seed)
         state = self.build(settings, fused=fused_adam(device, self.fast_kernels))
         place(state.modules.values(), device, fast=self.fast_kernels)
@@ -162,7 +163,7 @@ class Recipe:
             raise ValueError(f"{folder}: its settings do not describe a {self.name} run "
                              f"({type(err).__name__}: {err})") from None
         history = load_weights(folder, {self.name: model})
-        place([model], torch.device(device), fast=self.fast_kernels)
+        place([model], torch.device(device or "cpu"), fast=self.fast_kernels)
         return Trained(self.name, model.eval(), history, folder, settings)
 
     def seconds_per_step(self, settings: Any, splits: Splits, steps: int = 10) -> float:

@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -97,7 +98,8 @@ def run_folder(name: str, settings: Mapping[str, Any], code: str,
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` all at once or not at all: ``write(file)`` fills a new temporary file in
     the same folder (a unique name, created exclusively, so a planted link is never followed),
-    which is synced and renamed over ``path``. On any failure, a full disk included, the
+    which is synced and renamed over ``path``; the new file keeps the mode of the file it
+    replaces, or a new file the mode the umask gives. On any failure, a full disk included, the
     temporary file is removed and ``path`` is left as it was."""
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -108,6 +110,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(name, _mode_for(path))
         os.replace(name, path)
     except BaseException as err:
         with contextlib.suppress(OSError):
@@ -117,6 +120,17 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             raise CheckpointError(f"could not write {path} ({reason}); it was left as it "
                                   f"was") from None
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits a file written to ``path`` gets: those of the file it replaces, or
+    those a new file gets under the process's umask (``mkstemp`` would give 0600)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def _write_failed(err: BaseException) -> bool:

@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .blocks import ConvEncoder, dcgan_init, fixed_noise, in_batches
 from .gan import (DCGANDiscriminator, DCGANGenerator, GANSettings, ImageGenerator, lazy_r1,

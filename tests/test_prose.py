@@ -1,7 +1,7 @@
 """Numbers in the chapters' prose come from the cells that compute them.
 
 A result quoted in a chapter's text (a loss, a distance, a share, a time) is glued from the cell
-that computes it (``display.glue`` and ``{glue:text}`key:format```), so a rebuild can never
+that computes it (``book.glue`` and ``{glue:text}`key:format```), so a rebuild can never
 leave a stale number behind. This test reads every chapter's Markdown, outside math, code,
 glue roles and exercise solutions (whose numbers name the run they come from and are printed by
 their code), and fails on any number that is not one of the chapter's constants listed here:
