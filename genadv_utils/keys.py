@@ -78,10 +78,10 @@ def normalised_source(source: str) -> str:
     return ast.dump(_strip_docstrings(ast.parse(textwrap.dedent(source))))
 
 
-def _imports(tree: ast.AST, every: bool = False) -> set[str]:
-    """The package modules a syntax tree imports: relative imports inside the package,
-    ``genadv_utils`` imports elsewhere (a notebook's); with ``every``, also names that are not
-    (yet) a module of the package."""
+def _imports(tree: ast.AST) -> set[str]:
+    """The names a syntax tree imports from the package: relative imports inside the package,
+    ``genadv_utils`` imports elsewhere (a notebook's). Not every name is a module
+    (:func:`_existing`)."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.level == 1 or node.module and (
@@ -95,18 +95,22 @@ def _imports(tree: ast.AST, every: bool = False) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names
                          if a.name.startswith(NAME + "."))
-    return found if every else {m for m in found if (PACKAGE / f"{m}.py").exists()}
+    return found
+
+
+def _existing(names: Iterable[str]) -> set[str]:
+    """The ``names`` that are modules of the package now."""
+    return {m for m in names if (PACKAGE / f"{m}.py").exists()}
 
 
 @functools.lru_cache(maxsize=64)
 def _parsed_imports(source: str) -> frozenset[str]:
-    return frozenset(_imports(ast.parse(source), every=True))
+    return frozenset(_imports(ast.parse(source)))
 
 
 def _module_imports(module: str) -> set[str]:
-    """The package modules that ``module`` imports (those that exist now)."""
-    names = _parsed_imports((PACKAGE / f"{module}.py").read_text())
-    return {m for m in names if (PACKAGE / f"{m}.py").exists()}
+    """The package modules that ``module`` imports."""
+    return _existing(_parsed_imports((PACKAGE / f"{module}.py").read_text()))
 
 
 def modules(roots: Iterable[str], follow: Iterable[str]) -> list[str]:
@@ -191,7 +195,8 @@ RECORD = re.compile(r"results/([\w.-]+\.json)")
 """How a chapter's code names a published record it reads."""
 
 
-def _cell_text(cell: Mapping[str, Any]) -> str:
+def cell_text(cell: Mapping[str, Any]) -> str:
+    """A notebook cell's source as one string."""
     source = cell["source"]
     return source if isinstance(source, str) else "".join(source)
 
@@ -208,14 +213,14 @@ def chapter_key(notebook: Mapping[str, Any], records: Path) -> str:
     """A hash of what decides the values a chapter quotes: the package modules its code cells
     import, through the modules that decide weights or measure, as meaning; its code cells, as
     meaning; and the published records in ``records`` that its code reads."""
-    cells = [_cell_text(c) for c in notebook["cells"] if c["cell_type"] == "code"]
+    cells = [cell_text(c) for c in notebook["cells"] if c["cell_type"] == "code"]
     imported: set[str] = set()
     for text in cells:
         try:
             imported |= _imports(ast.parse(text))
         except SyntaxError:
             continue
-    roots = [m for m in imported if role(m) in (WEIGHTS, MEASURES)]
+    roots = [m for m in _existing(imported) if role(m) in (WEIGHTS, MEASURES)]
     digest = hashlib.sha256(code_digest(roots, follow={WEIGHTS, MEASURES}).encode())
     for text in cells:
         digest.update(_cell_meaning(text).encode())

@@ -67,8 +67,8 @@ class Recipe:
     and its optimisers, as the paper would, on the CPU (``fused``: Adam's ``fused`` argument for
     the device the run goes to); :meth:`start` seeds before and moves the networks to the
     device after (their optimisers hold the same parameters); ``step(settings)`` is the default
-    training step ``step(state, batch)``; ``validate(settings, splits)`` and ``snapshot(settings, state)``
-    give what :func:`~genadv_utils.training.fit` records (or ``None``). ``evaluations`` names
+    training step ``step(state, batch)``; ``validate(settings, splits)`` and
+    ``snapshot(settings, state)`` give what :func:`~genadv_utils.training.fit` records (or ``None``). ``evaluations`` names
     the measurements :mod:`~genadv_utils.evaluation` makes of a finished run. ``fast_kernels``:
     whether the run may use the faster kernels (:func:`~genadv_utils.runtime.place`,
     :func:`~genadv_utils.runtime.fused_adam`)."""

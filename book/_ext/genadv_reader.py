@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # this checkout's package, not another one's that is installed
     sys.path.insert(0, str(ROOT))
 
-from genadv_utils.keys import chapter_key  # noqa: E402
+from genadv_utils.keys import cell_text, chapter_key  # noqa: E402
 from genadv_utils.store import atomic_write  # noqa: E402
 
 SOURCES = ROOT / "notebooks"
@@ -90,12 +90,6 @@ def references(path: Path = BIBLIOGRAPHY) -> dict[str, str]:
                else f"{surnames[0]} et al.")
         found[key] = f"{who}, {entry.fields['year']}"
     return found
-
-
-def cell_text(cell: Mapping[str, Any]) -> str:
-    """A notebook cell's source as one string."""
-    source = cell["source"]
-    return source if isinstance(source, str) else "".join(source)
 
 
 def is_hidden(cell: Mapping[str, Any]) -> bool:
