@@ -46,7 +46,7 @@ ROLES: dict[str, str] = {
     "blocks": WEIGHTS, "losses": WEIGHTS, "noise": WEIGHTS, "recipe": WEIGHTS,
     "training": WEIGHTS, "data": WEIGHTS, "runtime": WEIGHTS,
     "metrics": MEASURES, "evaluation": MEASURES, "pca": MEASURES, "latent": MEASURES,
-    "plotting": SHOWS, "display": SHOWS, "live": SHOWS, "book": SHOWS,
+    "plotting": SHOWS, "display": SHOWS, "live": SHOWS, "book": SHOWS, "exercise": SHOWS,
     "store": PLUMBING, "keys": PLUMBING, "registry": PLUMBING, "__main__": PLUMBING,
     "__init__": PLUMBING,
 }

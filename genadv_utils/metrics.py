@@ -184,31 +184,36 @@ def _inside_any_ball(queries: torch.Tensor, centres: torch.Tensor, radii: torch.
 
 def precision_recall_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 3,
                               chunk: int = 1000) -> dict[str, float]:
-    r"""Precision and recall (Kynkäänniemi et al. 2019) and coverage (Naeem et al. 2020) of a
-    sample set ``fake`` against ``real``, in the same feature space, with $k$-nearest-neighbour
-    balls:
+    r"""Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
+    2020) of a sample set ``fake`` against ``real``, in the same feature space, with
+    $k$-nearest-neighbour balls (each point's ball reaches its $k$-th nearest neighbour in its
+    own set):
 
     - precision: share of fake points inside some real point's ball (are samples realistic?);
     - recall: share of real points inside some fake point's ball (is the data covered?);
-    - coverage: share of real points whose own ball holds a fake point (less fooled by outliers).
+    - density: real balls holding a fake point, on average, divided by $k$ (about 1 for samples
+      distributed like the data; unlike precision, one real outlier's large ball adds little);
+    - coverage: share of real points whose own ball holds a fake point (unlike recall, a fake
+      outlier's large ball does not count).
 
-    Failure mode: a real outlier has a large ball, and a collapsed sample set can sit inside it.
-    With this package's classifier, 2000 uniform-noise images all map to one tight cluster of
-    features that lands in such a ball: precision 0.999, while recall (0.0) and coverage (0.007)
-    expose it. Read the three together, never precision alone.
+    Failure mode: an outlier has a large ball, so precision and recall can be fooled by a few
+    outliers; density and coverage are Naeem et al.'s answer. Read the four together.
     """
     if k < 1 or len(real) <= k or len(fake) <= k:
         raise ValueError(f"need k >= 1 and more than k points in each set (k = {k})")
     real, fake = real.float().cpu(), fake.float().cpu()
     real_radii = _kth_neighbour_radius(real, k, chunk)
     fake_radii = _kth_neighbour_radius(fake, k, chunk)
+    balls = torch.cat([(torch.cdist(fake[i:i + chunk], real) <= real_radii).sum(1)
+                       for i in range(0, len(fake), chunk)])  # real balls holding each fake
     covered = torch.zeros(len(real), dtype=torch.bool)
     for i in range(0, len(real), chunk):
         nearest_fake = torch.cdist(real[i:i + chunk], fake).min(1).values
         covered[i:i + chunk] = nearest_fake <= real_radii[i:i + chunk]
     return {
-        "precision": _inside_any_ball(fake, real, real_radii, chunk).float().mean().item(),
+        "precision": (balls > 0).float().mean().item(),
         "recall": _inside_any_ball(real, fake, fake_radii, chunk).float().mean().item(),
+        "density": balls.float().mean().item() / k,
         "coverage": covered.float().mean().item(),
     }
 

@@ -110,6 +110,13 @@ class Wiener:
         return np.einsum("id,de,ie->i", u, self.weight, u)
 
 
+def white_noise_gains(variances: np.ndarray, sd: float) -> np.ndarray:
+    r"""The Wiener filter's gain $\lambda_i / (\lambda_i + \sigma^2)$ on principal components of
+    variances $\lambda_i$, for white noise of standard deviation $\sigma$ added to the image (and
+    not clipped): each component keeps its share of signal."""
+    return variances / (variances + sd ** 2)
+
+
 def fit_wiener(clean: torch.Tensor, noisy: torch.Tensor, ridge: float = 1e-6) -> Wiener:
     """The Wiener filter fitted on pairs of ``clean`` images and their ``noisy`` versions
     (``[N, 1, H, W]`` each, row by row the same images), by least squares. ``ridge`` (relative to

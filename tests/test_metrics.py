@@ -126,27 +126,15 @@ def test_precision_recall_coverage_of_real_noise_and_one_class(sets):
         metrics.precision_recall_coverage(real[:3], other_real, k=3)
 
 
-def test_classifier_score_rewards_confident_and_varied_sets(setup):
-    splits, classifier, _ = setup
-    varied = metrics.classifier_score(classifier, splits.test.images[:2000])
-    one_class = metrics.classifier_score(classifier, splits.train.of_class(7).images[:1000])
-    assert 1.0 <= one_class < 2.0 < 6.0 < varied <= 10.0
-
-
-def test_nearest_images_finds_exact_copies():
-    pool = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    distances, indices = metrics.nearest_images(pool[[7, 30]], pool, k=3, chunk=16)
-    assert indices[:, 0].tolist() == [7, 30] and torch.all(distances[:, 0] < 1e-3)
-    assert torch.all(distances[:, 1:] >= distances[:, :1])
-    with pytest.raises(ValueError, match="k must be"):
-        metrics.nearest_images(pool[:1], pool, k=0)
-
-
-def test_sample_in_batches_is_seeded_and_draws_n_images():
-    net = gan.GAN(latent_size=8, width=4).eval()
-    first = metrics.sample_in_batches(net, 7, torch.Generator().manual_seed(5), batch_size=3)
-    again = metrics.sample_in_batches(net, 7, torch.Generator().manual_seed(5), batch_size=3)
-    assert first.shape == (7, 1, 28, 28) and torch.equal(first, again)
-    assert not torch.equal(first[0], first[3])  # each batch draws fresh noise
-    with pytest.raises(ValueError, match="positive"):
-        metrics.sample_in_batches(net, 0)
+def test_density_is_not_fooled_by_one_real_outlier_as_precision_is():
+    """Density is about 1 for a second draw of the same distribution and 0 far from the data.
+    One real outlier has a ball wide enough to hold samples far from everything else:
+    precision counts them all as realistic, density counts one ball in k."""
+    draw = torch.Generator().manual_seed(0)
+    real, same = torch.randn(1500, 4, generator=draw), torch.randn(1500, 4, generator=draw)
+    assert metrics.precision_recall_coverage(real, same)["density"] == pytest.approx(1.0, abs=0.1)
+    far = torch.randn(1500, 4, generator=draw) + 20
+    assert metrics.precision_recall_coverage(real, far)["density"] == 0.0
+    with_outlier = torch.cat([real, torch.full((1, 4), 20.0)])
+    fooled = metrics.precision_recall_coverage(with_outlier, far, k=3)
+    assert fooled["precision"] > 0.99 and fooled["density"] < 0.34

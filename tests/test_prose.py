@@ -11,6 +11,7 @@ papers, and the values the exercises ask for.
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,37 @@ def test_every_number_in_the_prose_is_glued_or_a_constant(chapter):
 def test_the_scanner_finds_a_typed_result():
     text = "The distance is 89.3 and {glue:text}`fd:.1f` is glued; $x = 2.5$ is math."
     assert [m.group(0) for m in NUMBER.finditer(prose(text))] == ["89.3"]
+
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import prose as reading  # noqa: E402
+
+
+@pytest.mark.parametrize("chapter", sorted(CONSTANTS))
+def test_a_chapter_is_short_enough_to_read(chapter):
+    """At most 2,500 words before the exercises, no paragraph over 200 words, no sentence over
+    50 (``python benchmarks/prose.py -v`` names the long ones)."""
+    measured = reading.measure(ROOT / f"notebooks/{chapter}.ipynb")
+    over = {what: measured[what] for what, limit in reading.LIMITS.items()
+            if measured[what] > limit}
+    assert not over, f"{chapter} is over its limits {reading.LIMITS}: {over}"
+
+
+@pytest.mark.parametrize("chapter", ["01_denoising_autoencoder", "02_variational_autoencoder",
+                                     "03_generative_adversarial_network", "04_vae_gan"])
+def test_a_model_chapter_shows_its_networks_and_makes_the_student_write_code(chapter):
+    """The networks' classes on the page before training, and an exercise the student completes:
+    a function left to write, a check cell, and a folded solution that passes the check."""
+    cells = json.loads((ROOT / f"notebooks/{chapter}.ipynb").read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    exercises = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                     and "## Exercises" in "".join(c["source"]))
+    shown = [s for s in code if re.search(r"show_source\((?:\w+\.)+[A-Z]\w*\)", s)]
+    assert shown, f"{chapter} shows no network class's source"
+    later = cells[exercises:]
+    todo = [c for c in later if c["cell_type"] == "code"
+            and "raise NotImplementedError" in "".join(c["source"])]
+    solved = [c for c in later if c["cell_type"] == "code"
+              and "hide-input" in c.get("metadata", {}).get("tags", [])
+              and "assert exercise.check(" in "".join(c["source"])]
+    assert todo and solved, f"{chapter} has no exercise with code to complete and a solution"

@@ -94,11 +94,29 @@ def test_a_role_becomes_the_websites_value_formatted_as_the_website_does():
 def test_citations_and_solutions_become_plain_markdown():
     cited = genadv_reader.references()
     assert cited["larsen2016"] == "Larsen et al., 2016"
-    text = ("as {cite}`larsen2016` show; Larsen et al. {cite}`larsen2016` say.\n\n"
+    text = ("as {cite}`larsen2016` show; {cite:t}`larsen2016` say.\n\n"
             ":::{admonition} Solution\n:class: dropdown\nIt is **sharper**.\n:::\n")
     plain = genadv_reader.plain_markdown(text, {}, cited)
     assert plain.startswith("as (Larsen et al., 2016) show; Larsen et al. (2016) say.")
     assert "<details>\n<summary>Solution</summary>\n\nIt is **sharper**.\n\n</details>" in plain
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("0*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_no_citation_repeats_the_authors_just_named(notebook):
+    """``Kingma & Welling {cite}`...` `` renders "Kingma & Welling (Kingma and Welling, 2014)";
+    a sentence that names the authors cites with ``{cite:t}`` instead, and no citation sits
+    inside parentheses of its own."""
+    cited = genadv_reader.references()
+    doubled = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        text = "".join(cell["source"]) if cell["cell_type"] == "markdown" else ""
+        for match in re.finditer(r"\{cite(?::p)?\}`([^`]+)`", text):
+            before = text[max(0, match.start() - 40):match.start()]
+            first = cited[match.group(1).split(",")[0].strip()].split()[0].rstrip(",")
+            if first in before or before.count("(") > before.count(")"):
+                doubled.append(before[-30:] + match.group(0))
+    assert not doubled, f"citations that repeat their authors or nest in parentheses: {doubled}"
 
 
 def test_a_missing_value_or_unknown_markup_is_one_clear_error():

@@ -46,10 +46,11 @@ READER = ROOT / "reader"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 RESULTS = ROOT / "benchmarks" / "results"
 HIDDEN = "remove-cell"
+FOLDED = "hide-input"  # a code cell the website shows folded: an exercise's solution
 METADATA = "genadv_reader"
 
 GLUE = re.compile(r"\{glue:text\}`([^`]+)`")
-CITE = re.compile(r"\{cite(?::[pt])?\}`([^`]+)`")
+CITE = re.compile(r"\{cite(:[pt])?\}`([^`]+)`")
 ADMONITION = re.compile(r"^:::\{admonition\}[ \t]*([^\n]*)\n(?::class:[^\n]*\n)?(.*?)^:::[ \t]*$",
                         re.M | re.S)
 ANY_ROLE = re.compile(r"\{[a-z][\w:-]*\}`")
@@ -118,13 +119,12 @@ def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str
         return _format(values[name], spec)
 
     def cite(match: re.Match) -> str:
-        keys = [k.strip() for k in match.group(1).split(",")]
+        keys = [k.strip() for k in match.group(2).split(",")]
         missing = [k for k in keys if k not in cited]
         if missing:
             raise ReaderError(f"{where}: {missing} not in {BIBLIOGRAPHY.name}")
-        before = match.string[:match.start()].rstrip()
-        if len(keys) == 1 and before.endswith(cited[keys[0]].rsplit(", ", 1)[0]):
-            return "(" + cited[keys[0]].rsplit(", ", 1)[1] + ")"  # "Larsen et al. (2016)"
+        if match.group(1) == ":t":  # "Larsen et al. (2016)", as the website's {cite:t}
+            return "; ".join("{} ({})".format(*cited[k].rsplit(", ", 1)) for k in keys)
         return "(" + "; ".join(cited[k] for k in keys) + ")"
 
     def fold(match: re.Match) -> str:
@@ -155,9 +155,9 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
                                                    f"{name} cell {i}"))
         elif cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
-            if is_hidden(cell):
+            if is_hidden(cell) or FOLDED in cell.get("metadata", {}).get("tags", []):
                 text = cell_text(cell)
-                title = text.split("\n", 1)[0].lstrip("# ").strip() or "Checks"
+                title = text.split("\n", 1)[0].lstrip("# ").strip() or "Solution"
                 body = text.split("\n", 1)[1] if text.startswith("#") else text
                 cell["source"] = _lines(f"#@title {title}\n{body}")
                 cell["metadata"] = {**cell["metadata"], "cellView": "form",
