@@ -124,15 +124,15 @@ def main() -> None:
     accuracy = classifier.accuracy(reference.model, splits.test.images, splits.test.labels)
     print(f"{name}: {machine()}, torch {torch.__version__}; classifier "
           f"{reference.folder.name}, test accuracy {accuracy:.2%}\n")
-    sanity = evaluation.sanity_checks(reference, splits)
+    sanity = evaluation.sanity_checks(reference, splits, split="test")
     print(markdown(sanity, {k: COLUMNS[k] for k in ("frechet_distance", "precision", "recall",
                                                     "coverage", "classifier_score",
                                                     "recognised")}))
     print()
-    scores = evaluation.compare(runs, splits, classifier=reference)
+    scores = evaluation.compare(runs, splits, split="test", classifier=reference)
     print(markdown(scores, COLUMNS))
     print(f"\n(test images' own sharpness: "
-          f"{scores['VAE (ch. 2)']['test_sharpness']:.4f})")
+          f"{scores['VAE (ch. 2)']['original_sharpness']:.4f})")
     if args.save:
         evaluation.publish(args.save, name, {
             "machine": machine(), "torch": torch.__version__,
@@ -148,7 +148,8 @@ def seeds(args: argparse.Namespace, splits: data.Splits, reference: Any) -> None
         print(f"seed {seed}: training or reloading the four models", flush=True)
         runs = train_all(args.dataset, splits, seed)
         by_seed.append({label.split(" (")[0]: row for label, row in
-                        evaluation.compare(runs, splits, classifier=reference).items()})
+                        evaluation.compare(runs, splits, split="test",
+                                           classifier=reference).items()})
     print(f"\n{args.dataset}, seeds 0 to {args.seeds - 1}: {machine()}, torch "
           f"{torch.__version__}\n\nmean (lowest to highest)\n")
     ranges = spread(by_seed)

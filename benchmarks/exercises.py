@@ -1,15 +1,15 @@
 """The numbers the chapters' exercise solutions quote, measured with the chapters' own default
 runs and code, and printed as the solutions' tables.
 
-    GENADV_DATA=../shared/data python benchmarks/exercises.py gan   # chapter 3, exercises 1-3
-    GENADV_DATA=../shared/data python benchmarks/exercises.py dae   # chapter 1, exercises 1-3
-    GENADV_DATA=../shared/data python benchmarks/exercises.py vae   # chapter 2, exercises 1-3
-    GENADV_DATA=../shared/data python benchmarks/exercises.py vaegan  # chapter 4, exercises 2-3
+    GENADV_DATA=../shared/data python benchmarks/exercises.py gan   # chapter 3, exercises 2-4
+    GENADV_DATA=../shared/data python benchmarks/exercises.py dae   # chapter 1, exercises 2-4
+    GENADV_DATA=../shared/data python benchmarks/exercises.py vae   # chapter 2, exercises 2-4
+    GENADV_DATA=../shared/data python benchmarks/exercises.py vaegan  # chapter 4, exercises 3-4
     GENADV_DATA=../shared/data python benchmarks/exercises.py comparison  # chapter 5, 1-3
 
 Each solution names the command that printed its numbers and the machine they were measured on.
 Runs are cached like the chapters' (``GENADV_RUNS``), so a chapter's own run is reloaded, not
-retrained. Chapter 3's exercises 1 and 2 are small runs, repeated over three seeds: a solution
+retrained. Chapter 3's exercises 2 and 3 are small runs, repeated over three seeds: a solution
 reads a difference against the spread of the seeds, not against one run.
 """
 
@@ -47,7 +47,7 @@ def _late_d(history, steps: int = 50) -> tuple[float, float]:
 
 
 def smoothed_step(state, batch):
-    """Chapter 3's exercise 2: one-sided label smoothing (real images towards 0.9)."""
+    """Chapter 3's exercise 3: one-sided label smoothing (real images towards 0.9)."""
     real, _ = batch
     net = state.modules["gan"]
     d_opt, g_opt = state.optimizers["discriminator"], state.optimizers["generator"]
@@ -81,7 +81,7 @@ def _sample_quality(model, reference, test) -> dict:
 
 def gan_exercises(splits, reference) -> None:
     test = splits.test.images
-    print("\nChapter 3, exercise 1: the first recipe's small runs with a faster discriminator, "
+    print("\nChapter 3, exercise 2: the first recipe's small runs with a faster discriminator, "
           f"seeds {SEEDS} (D averaged over the last 50 steps; 10k samples)")
     print("| discriminator learning rate | D(x) | D(G(z)) | Fréchet distance | recall |")
     print("| --- | --- | --- | --- | --- |")
@@ -104,7 +104,7 @@ def gan_exercises(splits, reference) -> None:
         print(f"| {rate:.0e} ({factor}×) | {_spread(got['d_real'])} | {_spread(got['d_fake'])} "
               f"| {_spread(got['fd'], 0)} | {_spread(got['recall'])} |", flush=True)
 
-    print(f"\nChapter 3, exercise 2: one-sided label smoothing, the first recipe's small runs, "
+    print(f"\nChapter 3, exercise 3: one-sided label smoothing, the first recipe's small runs, "
           f"seeds {SEEDS}")
     got = {"d_real": [], "fd": []}
     for seed in SEEDS:
@@ -112,10 +112,10 @@ def gan_exercises(splits, reference) -> None:
         got["d_real"].append(_late_d(run.history)[0])
         got["fd"].append(_sample_quality(run.model, reference, test)["frechet_distance"])
     print(f"smoothed: D(x) {_spread(got['d_real'])}, Fréchet distance {_spread(got['fd'], 0)}; "
-          f"plain (exercise 1, 1×): D(x) {_spread(rows[1]['d_real'])}, "
+          f"plain (exercise 2, 1×): D(x) {_spread(rows[1]['d_real'])}, "
           f"Fréchet distance {_spread(rows[1]['fd'], 0)}", flush=True)
 
-    print("\nChapter 3, exercise 3: the chapter's GAN with its noise scaled (10k samples)")
+    print("\nChapter 3, exercise 4: the chapter's GAN with its noise scaled (10k samples)")
     net = gan.train(gan.settings("default"), splits, progress=False).model
     print("| scale | Fréchet distance | precision | recall | coverage | recognised |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -171,13 +171,13 @@ def vaegan_exercises(splits, reference) -> None:
     models = {"VAE": vae.train(vae.settings("default"), splits, progress=False).model.eval(),
               "VAE-GAN": vaegan.train(vaegan.settings("default"), splits,
                                       progress=False).model.eval()}
-    print("\nChapter 4, exercise 2: active units and KL on the test images")
+    print("\nChapter 4, exercise 3: active units and KL on the test images")
     for name, model in models.items():
         kl = metrics.kl_per_dimension(model, test.images)
         print(f"  {name}: {metrics.active_units(model, test.images)} of {len(kl)} active, "
               f"KL {kl.sum():.1f} nats")
 
-    print("\nChapter 4, exercise 3: images between two test digits of different classes "
+    print("\nChapter 4, exercise 4: images between two test digits of different classes "
           "classified as a third digit")
     index = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:400]
     a, b = index[:200], index[200:]
@@ -203,19 +203,19 @@ def dae_exercises(splits) -> None:
     chapter = dae.train(dae.settings("default"), splits, progress=False).model
     weak = dae.train(dae.settings("default", level=0.25), splits, progress=False).model
     levels = [0.1, 0.25, 0.5, 0.8]
-    print("\nChapter 1, exercise 1: PSNR (dB) on Gaussian noise at sigma " + str(levels))
+    print("\nChapter 1, exercise 2: PSNR (dB) on Gaussian noise at sigma " + str(levels))
     sweep = metrics.noise_sweep({"sigma = 0.25 model": weak, "sigma = 0.5 model": chapter},
                                 test, "gaussian", levels)
     for name, mses in sweep.items():
         print(f"  {name}: " + " / ".join(f"{metrics.psnr(m):.1f}" for m in mses))
-    print("\nChapter 1, exercise 2: PSNR (dB) at sigma = 0.5 by code size")
+    print("\nChapter 1, exercise 3: PSNR (dB) at sigma = 0.5 by code size")
     for size in (2, 64, 1024):
         model = dae.train(dae.settings("default", code_size=size), splits,
                           progress=False).model
         mse = metrics.noise_sweep({"m": model}, test, "gaussian", [0.5])["m"][0]
         print(f"  code size {size}: {metrics.psnr(mse):.1f}", flush=True)
     masked = dae.train(dae.settings("default", noise="masking"), splits, progress=False).model
-    print("\nChapter 1, exercise 3: PSNR (dB) at level 0.5")
+    print("\nChapter 1, exercise 4: PSNR (dB) at level 0.5")
     for kind in ("masking", "gaussian"):
         sweep = metrics.noise_sweep({"masking-trained": masked, "Gaussian-trained": chapter},
                                     test, kind, [0.5])
@@ -225,7 +225,7 @@ def dae_exercises(splits) -> None:
 
 def vae_exercises(splits) -> None:
     test = splits.test.images
-    print("\nChapter 2, exercises 1 and 2: the default recipe with another beta or latent size "
+    print("\nChapter 2, exercises 2 and 3: the default recipe with another beta or latent size "
           "(test images)")
     print("| run | negative ELBO | reconstruction | KL | active units |")
     print("| --- | --- | --- | --- | --- |")
@@ -240,7 +240,7 @@ def vae_exercises(splits) -> None:
         print(f"| {label} | {elbo['neg_elbo']:.1f} | {elbo['rec']:.1f} | {elbo['kl']:.1f} | "
               f"{metrics.active_units(model, test)} |", flush=True)
 
-    print("\nChapter 2, exercise 3: free bits (0.5 nats a dimension) at beta = 16, the "
+    print("\nChapter 2, exercise 4: free bits (0.5 nats a dimension) at beta = 16, the "
           "chapter's small runs")
 
     def free_bits_step(state, batch, floor=0.5, beta=16.0):

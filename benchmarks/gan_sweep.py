@@ -8,8 +8,9 @@ the epochs that fit into about five minutes on the 2-core machine the book is bu
 without ``epochs`` gets as many as fit into ``--minutes`` here. ``defaults`` changes only the
 epochs, to the recipe's own, so it reloads the book's run. Runs are cached in the run store.
 
-Each candidate's 10k samples are scored against the 10k test images in the evaluation
-classifier's features (``evaluation.evaluate_generator``): Fréchet distance (lower is better),
+Each candidate's samples (5k, as many for every candidate: the distance is biased by the
+sample count) are scored against the 5k **validation** images in the evaluation classifier's
+features; ``--split test`` is for a final check of a choice already made, never for choosing (``evaluation.evaluate_generator``): Fréchet distance (lower is better),
 coverage, precision, recall and the share *recognised* (top class at least 90 % likely); a
 VAE-GAN's reconstructions too (``evaluation.reconstruction_quality``), and how often its players
 were paused. ``--time`` instead times the candidates' steps against the defaults' in turns, in
@@ -147,7 +148,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0,
                         help="training budget of a candidate without its own epochs")
     parser.add_argument("--only", default="", help="comma-separated candidate names")
-    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=5_000,
+                        help="samples per candidate, the same for all (default: 5000)")
+    parser.add_argument("--split", choices=evaluation.SPLITS, default="val",
+                        help="the images scored: val (default) to choose, test only to report")
     parser.add_argument("--time", action="store_true",
                         help="only time the candidates' steps against the defaults', in turns")
     parser.add_argument("--against", metavar="REVISION", help="only time the default recipe "
@@ -173,16 +177,19 @@ def main() -> None:
         start = time.perf_counter()
         trained = recipe.train(settings, splits, step=own and own(settings), progress="epochs")
         print(f"{name}: {trained.folder.name} ({time.perf_counter() - start:.0f} s here)")
-        r = evaluation.evaluate_generator(trained, splits, classifier=classifier,
-                                          samples=args.samples)
+        r = evaluation.evaluate_generator(trained, splits, split=args.split,
+                                          classifier=classifier, samples=args.samples)
         if hasattr(trained.model, "reconstruct"):
-            r.update(evaluation.reconstruction_quality(trained, splits, classifier=classifier))
+            r.update(evaluation.reconstruction_quality(trained, splits, split=args.split,
+                                                       classifier=classifier))
             r.update(balance(trained.history))
         rows.append((name, settings.epochs, trained.history.seconds, r))
         print(f"  FD {r['frechet_distance']:.1f} | coverage {r['coverage']:.3f} | recognised "
               f"{r['recognised']:.3f}", flush=True)
 
-    print(f"\n{args.model}: {args.samples} samples against the {len(splits.test)} test images "
+    scored = evaluation.scored_images(splits, args.split)
+    print(f"\n{args.model}: {args.samples} samples against the {len(scored)} "
+          f"{'validation' if args.split == 'val' else 'test'} images, seed 0 "
           f"({book.machine()})")
     extra = RECONSTRUCTION_COLUMNS if args.model == "vaegan" else []
     print(f"| setting | epochs | seconds | Fréchet distance | coverage | precision | recall | "

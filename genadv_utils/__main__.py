@@ -5,7 +5,7 @@
     python -m genadv_utils reconstruct dae --run RUN --input noisy.npy --out clean.npy
     python -m genadv_utils sample vae --run RUN --n 64 --out samples.npy
     python -m genadv_utils train gan && python -m genadv_utils sample gan --run RUN --n 64 ...
-    python -m genadv_utils evaluate --run RUN              # the run's metrics as JSON
+    python -m genadv_utils evaluate --run RUN --split val  # its metrics as JSON (test: once)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 
 from . import registry
 from .data import DataCorruptError, DataNotFoundError, load_splits, supported_datasets
-from .evaluation import REFERENCE, evaluate, load_run
+from .evaluation import REFERENCE, SPLITS, evaluate, load_run
 from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES, pick_device
 from .store import CHECKPOINT, SETTINGS, CheckpointError, atomic_write
@@ -76,10 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--input", type=Path, required=True, metavar="IN.npy")
     rec.add_argument("--out", type=Path, required=True, metavar="OUT.npy")
 
-    ev = verbs.add_parser("evaluate", help="print a run's test-set metrics as one JSON object")
+    ev = verbs.add_parser("evaluate", help="print a run's metrics on the validation or the test "
+                          "images as one JSON object")
     ev.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
-    ev.add_argument("--test-images", type=int, metavar="N",
-                    help="use only the first N test images (default: all 10 000)")
+    ev.add_argument("--split", required=True, choices=SPLITS,
+                    help="val to choose between runs or settings, test to report a final result")
+    ev.add_argument("--images", type=int, metavar="N",
+                    help="use only the first N images of the split (default: all)")
     ev.add_argument("--classifier", type=Path, metavar="RUN_DIR",
                     help="for generators: the evaluation classifier's run (default: the "
                     "dataset's default-profile classifier, trained first if missing)")
@@ -198,13 +201,13 @@ def _run_dir(path: Path) -> Path:
 
 
 def _evaluate(args: argparse.Namespace, device: torch.device) -> None:
-    if args.test_images is not None and args.test_images < 1:
-        raise UsageError(f"--test-images must be positive, got {args.test_images}")
+    if args.images is not None and args.images < 1:
+        raise UsageError(f"--images must be positive, got {args.images}")
     classifier = (REFERENCE.load(_run_dir(args.classifier), device=device)
                   if args.classifier is not None else None)
     trained = load_run(_run_dir(args.run), device=device)
     splits = load_splits(trained.settings.dataset, device=device)
-    print(json.dumps(evaluate(trained, splits, test_size=args.test_images,
+    print(json.dumps(evaluate(trained, splits, split=args.split, size=args.images,
                               classifier=classifier), indent=2))
 
 

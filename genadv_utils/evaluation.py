@@ -1,4 +1,8 @@
-"""Test-set metrics of a finished run, the same for the notebooks and the command line.
+"""Metrics of a finished run on the validation or the test images, the same for the notebooks,
+the benchmarks and the command line.
+
+Every measurement names the images it scores (``split``, no default): ``"val"`` for every
+choice (a search, a sweep, a tuned setting), ``"test"`` once, for a final table.
 
 Each recipe names the measurements that fit its model (``Recipe.evaluations``):
 ``denoising`` (the DAE), ``likelihood`` (the VAE), ``accuracy`` (the classifier), ``samples``
@@ -6,7 +10,7 @@ Each recipe names the measurements that fit its model (``Recipe.evaluations``):
 caller's splits (loaded once, on the caller's device). Slow results are kept in the run's folder
 (:func:`cached`), keyed by everything that decides them: the code that computes them
 (:func:`~genadv_utils.keys.measure_code`), the weights measured and those of the classifier that
-measures them, the samples drawn and the test images used.
+measures them, the samples drawn and the images scored.
 """
 
 from __future__ import annotations
@@ -47,26 +51,38 @@ def cached(folder: Path, key: dict[str, Any], compute: Callable[[], dict[str, An
     return store.cached(folder, key, measure_code(), compute)
 
 
-def _test_set(trained: Trained, splits: Splits, test_size: int | None
-              ) -> tuple[Any, ImageSet, torch.nn.Module]:
-    """The run's settings, the first ``test_size`` test images of ``splits`` (all when
-    ``None``), and its model on their device in evaluation mode; splits of another dataset than
-    the run's are refused."""
+SPLITS = ("val", "test")
+"""The images a run can be scored on: ``val`` to choose, ``test`` to report once."""
+
+
+def scored_images(splits: Splits, split: str, size: int | None = None) -> ImageSet:
+    """The first ``size`` images (all when ``None``) of ``splits``' ``split``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'val' (to choose a setting) or 'test' (to report a "
+                         f"final result), got {split!r}")
+    return getattr(splits, split).subset(size)
+
+
+def _scored(trained: Trained, splits: Splits, split: str, size: int | None
+            ) -> tuple[Any, ImageSet, torch.nn.Module]:
+    """The run's settings, the images scored (:func:`scored_images`), and its model on their
+    device in evaluation mode; splits of another dataset than the run's are refused."""
     settings = trained.settings
     if splits.name != settings.dataset:
         raise ValueError(f"{trained.folder} is a {settings.dataset} run, but the splits given "
                          f"are {splits.name}'s")
-    test = splits.test.subset(test_size)
-    return settings, test, trained.model.to(test.images.device).eval()
+    images = scored_images(splits, split, size)
+    return settings, images, trained.model.to(images.images.device).eval()
 
 
-def evaluate_dae(trained: Trained, splits: Splits, *, test_size: int | None = None,
+def evaluate_dae(trained: Trained, splits: Splits, *, split: str, size: int | None = None,
                  **_: Any) -> dict[str, Any]:
-    """Test MSE and PSNR of noisy input and of the DAE, per noise type, on the first
-    ``test_size`` test images (default: all 10k)."""
-    settings, test, model = _test_set(trained, splits, test_size)
+    """MSE and PSNR of noisy input and of the DAE, per noise type, on the first ``size``
+    images of ``split`` (default: all)."""
+    settings, test, model = _scored(trained, splits, split, size)
     noises = {**DAE_TEST_NOISES, settings.noise: settings.level}
-    results: dict[str, Any] = {"test_images": len(test), "noise_seed": TEST_NOISE_SEED}
+    results: dict[str, Any] = {"split": split, "images": len(test),
+                               "noise_seed": TEST_NOISE_SEED}
     for kind, level in noises.items():
         sweep = noise_sweep({"model": model}, test.images, kind, [level])
         results[f"{kind}@{level}"] = {
@@ -76,34 +92,34 @@ def evaluate_dae(trained: Trained, splits: Splits, *, test_size: int | None = No
     return results
 
 
-def evaluate_vae(trained: Trained, splits: Splits, *, samples: int = 100,
-                 test_size: int | None = None, **_: Any) -> dict[str, Any]:
-    """Negative ELBO (and its two terms) and the importance-weighted estimate of
-    $-\\log p(x)$ with ``samples`` samples per image, in nats per image, on the first
-    ``test_size`` test images (default: all 10k). Kept in the run folder once computed."""
-    _, test_set, model = _test_set(trained, splits, test_size)
-    test = test_set.images
+def evaluate_vae(trained: Trained, splits: Splits, *, split: str, samples: int = 100,
+                 size: int | None = None, **_: Any) -> dict[str, Any]:
+    """Negative ELBO (``neg_elbo``, and its two terms ``rec`` and ``kl``) and the
+    importance-weighted estimate of $-\\log p(x)$ (``iw_nll``) with ``samples`` samples per
+    image, in nats per image, on the first ``size`` images of ``split`` (default: all). Kept in
+    the run folder once computed."""
+    _, scored, model = _scored(trained, splits, split, size)
+    images = scored.images
 
     def compute() -> dict[str, Any]:
         seed_everything(EVALUATION_SEED)
-        elbo = negative_elbo(model, test)
-        iw = metrics.importance_weighted_nll(model, test, samples=samples)
-        return {**{f"test_{k}": v for k, v in elbo.items()}, "test_iw_nll": iw}
+        elbo = negative_elbo(model, images)
+        iw = metrics.importance_weighted_nll(model, images, samples=samples)
+        return {**elbo, "iw_nll": iw}
 
-    key = {"metric": "likelihood", "samples": samples, "test_images": len(test),
+    key = {"metric": "likelihood", "samples": samples, "split": split, "images": len(images),
            "dataset": trained.settings.dataset, "seed": EVALUATION_SEED,
            "weights": weights_digest(model)}
-    return {"test_images": len(test), "iw_samples": samples,
+    return {"split": split, "images": len(images), "iw_samples": samples,
             **cached(trained.folder, key, compute)}
 
 
-def evaluate_classifier(trained: Trained, splits: Splits, *, test_size: int | None = None,
-                        **_: Any) -> dict[str, Any]:
-    """The evaluation classifier's accuracy on the first ``test_size`` test images (default:
-    all 10k)."""
-    settings, test, model = _test_set(trained, splits, test_size)
-    return {"dataset": settings.dataset, "test_images": len(test),
-            "test_accuracy": accuracy(model, test.images, test.labels)}
+def evaluate_classifier(trained: Trained, splits: Splits, *, split: str,
+                        size: int | None = None, **_: Any) -> dict[str, Any]:
+    """The classifier's accuracy on the first ``size`` images of ``split`` (default: all)."""
+    settings, scored, model = _scored(trained, splits, split, size)
+    return {"dataset": settings.dataset, "split": split, "images": len(scored),
+            "accuracy": accuracy(model, scored.images, scored.labels)}
 
 
 def reference_classifier(splits: Splits, progress: bool | str = True) -> Trained:
@@ -136,14 +152,15 @@ def _classifier_for(trained: Trained, splits: Splits, classifier: Trained | None
     return classifier
 
 
-def evaluate_generator(trained: Trained, splits: Splits, *,
+def evaluate_generator(trained: Trained, splits: Splits, *, split: str,
                        classifier: Trained | None = None, samples: int = 10_000,
-                       test_size: int | None = None, **_: Any) -> dict[str, Any]:
+                       size: int | None = None, **_: Any) -> dict[str, Any]:
     """Sample quality of a generative model: ``samples`` images (seed
-    :data:`EVALUATION_SEED`) against the first ``test_size`` test images, in the features of
+    :data:`EVALUATION_SEED`) against the first ``size`` images of ``split``, in the features of
     ``classifier`` (default: :func:`reference_classifier`). See
-    :func:`~genadv_utils.metrics.sample_quality`. Kept in the run folder once computed."""
-    _, test, model = _test_set(trained, splits, test_size)
+    :func:`~genadv_utils.metrics.sample_quality`. Kept in the run folder once computed. The
+    distance is biased by the sample count: compare runs at the same ``samples``."""
+    _, test, model = _scored(trained, splits, split, size)
     classifier = _classifier_for(trained, splits, classifier)
     net = classifier.model.to(test.images.device).eval()
 
@@ -152,23 +169,23 @@ def evaluate_generator(trained: Trained, splits: Splits, *,
         images = metrics.sample_in_batches(model, samples, generator)
         return metrics.sample_quality(net, images, test.images)
 
-    key = {"metric": "samples", "samples": samples, "test_images": len(test),
+    key = {"metric": "samples", "samples": samples, "split": split, "images": len(test),
            "dataset": trained.settings.dataset, "seed": EVALUATION_SEED,
            "weights": weights_digest(model), REFERENCE.name: weights_digest(net)}
-    return {"test_images": len(test), "samples": samples,
+    return {"split": split, "images": len(test), "samples": samples,
             REFERENCE.name: str(classifier.folder),
             **cached(trained.folder, key, compute)}
 
 
-def reconstruction_quality(trained: Trained, splits: Splits, *,
-                           classifier: Trained | None = None, test_size: int | None = None,
+def reconstruction_quality(trained: Trained, splits: Splits, *, split: str,
+                           classifier: Trained | None = None, size: int | None = None,
                            **_: Any) -> dict[str, Any]:
-    """How faithfully an autoencoder run (DAE, VAE or VAE-GAN) reconstructs the first
-    ``test_size`` clean test images (through ``model.reconstruct``): pixel MSE, sharpness of
-    the reconstructions (and of the originals, for reference), and the share that keep their
-    class under ``classifier`` (default: :func:`reference_classifier`). Kept in the run folder
-    once computed."""
-    _, test, model = _test_set(trained, splits, test_size)
+    """How faithfully an autoencoder run (DAE, VAE or VAE-GAN) reconstructs the first ``size``
+    clean images of ``split`` (through ``model.reconstruct``): pixel MSE, sharpness of the
+    reconstructions (and of the originals, ``original_sharpness``, for reference), and the
+    share that keep their class under ``classifier`` (default: :func:`reference_classifier`).
+    Kept in the run folder once computed."""
+    _, test, model = _scored(trained, splits, split, size)
     classifier = _classifier_for(trained, splits, classifier)
     net = classifier.model.to(test.images.device).eval()
 
@@ -176,10 +193,10 @@ def reconstruction_quality(trained: Trained, splits: Splits, *,
         rec = metrics.apply_in_batches(model.reconstruct, test.images)
         return {"reconstruction_mse": metrics.mse(rec, test.images),
                 "reconstruction_sharpness": metrics.sharpness(rec),
-                "test_sharpness": metrics.sharpness(test.images),
+                "original_sharpness": metrics.sharpness(test.images),
                 "reconstruction_class_kept": metrics.class_kept(net, test.images, rec)}
 
-    key = {"metric": "reconstructions", "test_images": len(test),
+    key = {"metric": "reconstructions", "split": split, "images": len(test),
            "dataset": trained.settings.dataset, "weights": weights_digest(model),
            REFERENCE.name: weights_digest(net)}
     return cached(trained.folder, key, compute)
@@ -195,17 +212,19 @@ EVALUATIONS: dict[str, Callable[..., dict[str, Any]]] = {
 """Each measurement a recipe can name in ``Recipe.evaluations``."""
 
 
-def evaluate(trained: Trained, splits: Splits, *, classifier: Trained | None = None,
-             test_size: int | None = None, **options: Any) -> dict[str, Any]:
-    """Every measurement that ``trained``'s recipe names, in one dictionary (generators in the
-    features of ``classifier``, resolved once; default: :func:`reference_classifier`)."""
+def evaluate(trained: Trained, splits: Splits, *, split: str,
+             classifier: Trained | None = None, size: int | None = None,
+             **options: Any) -> dict[str, Any]:
+    """Every measurement that ``trained``'s recipe names, on ``split``, in one dictionary
+    (generators in the features of ``classifier``, resolved once; default:
+    :func:`reference_classifier`)."""
     kinds = registry.get(trained.name).evaluations
     if classifier is None and {"samples", "reconstructions"} & set(kinds):
         classifier = _classifier_for(trained, splits, None)
     results: dict[str, Any] = {"model": trained.name, "run": str(trained.folder)}
     for kind in kinds:
-        results.update(EVALUATIONS[kind](trained, splits, classifier=classifier,
-                                         test_size=test_size, **options))
+        results.update(EVALUATIONS[kind](trained, splits, split=split, classifier=classifier,
+                                         size=size, **options))
     return results
 
 
@@ -221,9 +240,10 @@ def trained_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def compare(runs: Mapping[str, Trained], splits: Splits, *, classifier: Trained,
-            samples: int = 10_000, test_size: int | None = None) -> dict[str, dict[str, Any]]:
-    """Every run of ``runs`` (label -> finished run) measured the same way: training time and
+def compare(runs: Mapping[str, Trained], splits: Splits, *, split: str, classifier: Trained,
+            samples: int = 10_000, size: int | None = None) -> dict[str, dict[str, Any]]:
+    """Every run of ``runs`` (label -> finished run) measured the same way on ``split``:
+    training time and
     :func:`trained_parameters`; for models that sample, :func:`evaluate_generator`; for models that
     reconstruct, :func:`reconstruction_quality`. All in ``classifier``'s features."""
     results = {}
@@ -231,11 +251,11 @@ def compare(runs: Mapping[str, Trained], splits: Splits, *, classifier: Trained,
         row: dict[str, Any] = {"model": trained.name, "train_seconds": trained.history.seconds,
                                "parameters": trained_parameters(trained.model)}
         if hasattr(trained.model, "sample"):
-            row.update(evaluate_generator(trained, splits, classifier=classifier,
-                                          samples=samples, test_size=test_size))
+            row.update(evaluate_generator(trained, splits, split=split, classifier=classifier,
+                                          samples=samples, size=size))
         if hasattr(trained.model, "reconstruct"):
-            row.update(reconstruction_quality(trained, splits, classifier=classifier,
-                                              test_size=test_size))
+            row.update(reconstruction_quality(trained, splits, split=split,
+                                              classifier=classifier, size=size))
         results[label] = row
     return results
 
@@ -258,18 +278,19 @@ def sanity_sets(splits: Splits, n: int, seed: int = EVALUATION_SEED) -> dict[str
             "uniform noise": noise, "one class only": one_class}
 
 
-def sanity_checks(classifier: Trained, splits: Splits, *, n: int = 10_000,
-                  test_size: int | None = None) -> dict[str, dict[str, Any]]:
+def sanity_checks(classifier: Trained, splits: Splits, *, split: str, n: int = 10_000,
+                  size: int | None = None) -> dict[str, dict[str, Any]]:
     """:func:`~genadv_utils.metrics.sample_quality` of each of :func:`sanity_sets` against the
-    first ``test_size`` test images. Kept in the classifier's run folder once computed."""
-    test = splits.test.subset(test_size)
+    first ``size`` images of ``split``. Kept in the classifier's run folder once computed."""
+    test = scored_images(splits, split, size)
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
         return {name: metrics.sample_quality(net, images, test.images)
                 for name, images in sanity_sets(splits, n).items()}
 
-    key = {"metric": "sanity", "n": n, "test_images": len(test), "seed": EVALUATION_SEED,
+    key = {"metric": "sanity", "n": n, "split": split, "images": len(test),
+           "seed": EVALUATION_SEED,
            "dataset": splits.name, REFERENCE.name: weights_digest(net)}
     return cached(classifier.folder, key, compute)
 

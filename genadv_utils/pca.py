@@ -1,10 +1,10 @@
 r"""Principal component analysis of images: the linear baseline the chapters compare against.
 
 For centred data $X \in \mathbb{R}^{N \times D}$ (one flattened image per row), PCA finds the
-orthonormal directions $W_k \in \mathbb{R}^{D \times k}$ that keep the most variance; projecting
+orthonormal directions $U_k \in \mathbb{R}^{D \times k}$ that keep the most variance; projecting
 onto them and back,
 
-$$\hat{x} = \mu + W_k W_k^\top (x - \mu),$$
+$$\hat{x} = \mu + U_k U_k^\top (x - \mu),$$
 
 is the rank-$k$ reconstruction with the smallest mean squared error.
 

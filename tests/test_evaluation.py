@@ -42,7 +42,7 @@ def test_sanity_sets_are_what_they_say(splits):
 
 
 def test_sanity_checks_rank_the_known_sets_and_are_cached(splits, reference):
-    checks = evaluation.sanity_checks(reference, splits, n=1000, test_size=1000)
+    checks = evaluation.sanity_checks(reference, splits, split="test", n=1000, size=1000)
     fd = {name: s["frechet_distance"] for name, s in checks.items()}
     assert fd["training images"] < fd["blurred training images"] < fd["one class only"]
     assert fd["uniform noise"] > 10 * fd["training images"]
@@ -51,7 +51,7 @@ def test_sanity_checks_rank_the_known_sets_and_are_cached(splits, reference):
     assert checks["one class only"]["classifier_score"] < 2
     saved = json.loads((reference.folder / store.CACHE).read_text())
     assert any('"sanity"' in key for key in saved)
-    assert evaluation.sanity_checks(reference, splits, n=1000, test_size=1000) == checks
+    assert evaluation.sanity_checks(reference, splits, split="test", n=1000, size=1000) == checks
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def tiny_runs(tmp_path_factory):
 
 
 def test_compare_measures_each_model_by_what_it_can_do(tiny_runs, reference, splits):
-    scores = evaluation.compare(tiny_runs, splits, classifier=reference, samples=300,
-                                test_size=300)
+    scores = evaluation.compare(tiny_runs, splits, split="val", classifier=reference,
+                                samples=300, size=300)
     dae, gan = scores["DAE"], scores["GAN"]
     assert dae["model"] == "dae" and gan["model"] == "gan"
     assert "reconstruction_mse" in dae and "frechet_distance" not in dae
@@ -160,13 +160,13 @@ def test_orderings_over_seeds_count_where_each_holds_and_the_spread_spans_them()
 
 def test_sample_quality_counts_every_sample_and_is_cached_exactly(tiny_runs, reference, splits):
     run = tiny_runs["GAN"]
-    first = evaluation.evaluate(run, splits, classifier=reference, samples=1200, test_size=500)
+    first = evaluation.evaluate(run, splits, split="val", classifier=reference, samples=1200, size=500)
     assert sum(first["class_counts"]) == 1200 and len(first["class_counts"]) == 10
     assert 0 <= first["coverage"] <= 1 and 1 <= first["classifier_score"] <= 10
     cache = run.folder / store.CACHE
-    assert evaluation.evaluate(run, splits, classifier=reference, samples=1200, test_size=500) == first
+    assert evaluation.evaluate(run, splits, split="val", classifier=reference, samples=1200, size=500) == first
     cache.unlink()  # measured afresh: the same numbers, since samples and test images are seeded
-    assert evaluation.evaluate(run, splits, classifier=reference, samples=1200, test_size=500) == first
+    assert evaluation.evaluate(run, splits, split="val", classifier=reference, samples=1200, size=500) == first
     assert cache.exists()
 
 
@@ -202,7 +202,7 @@ def test_a_classifier_replaced_in_place_gives_new_numbers(tiny_runs, tmp_path, s
     folder name holding another classifier (retrained in place, or another place with the same
     name) gives that classifier's numbers, for samples and reconstructions alike."""
     gen, autoencoder = tiny_runs["GAN"], tiny_runs["DAE"]
-    options = {"samples": 300, "test_size": 300}
+    options = {"split": "val", "samples": 300, "size": 300}
     first = classifier.train(classifier.settings("smoke", train_size=1000),
                              run_dir=tmp_path / "a" / "classifier", progress=False)
     second = classifier.train(classifier.settings("smoke", train_size=1000, seed=1),
@@ -216,9 +216,10 @@ def test_a_classifier_replaced_in_place_gives_new_numbers(tiny_runs, tmp_path, s
     replaced = classifier.load(first.folder)
     assert evaluation.evaluate(gen, splits, classifier=replaced, **options) == {
         **new, "classifier": str(first.folder)}
-    kept = evaluation.reconstruction_quality(autoencoder, splits, classifier=second, test_size=300)
-    assert evaluation.reconstruction_quality(autoencoder, splits, classifier=replaced,
-                                             test_size=300) == kept
+    kept = evaluation.reconstruction_quality(autoencoder, splits, split="val", classifier=second,
+                                             size=300)
+    assert evaluation.reconstruction_quality(autoencoder, splits, split="val",
+                                             classifier=replaced, size=300) == kept
 
 
 def test_a_classifier_of_another_dataset_is_refused(tiny_runs, tmp_path, splits):
@@ -226,4 +227,22 @@ def test_a_classifier_of_another_dataset_is_refused(tiny_runs, tmp_path, splits)
                                                    train_size=500),
                                run_dir=tmp_path / "fashion", progress=False)
     with pytest.raises(ValueError, match="trained on fashion-mnist, but .* is a mnist run"):
-        evaluation.evaluate(tiny_runs["GAN"], splits, classifier=clothes, samples=100, test_size=100)
+        evaluation.evaluate(tiny_runs["GAN"], splits, split="val", classifier=clothes,
+                            samples=100, size=100)
+
+
+def test_a_score_names_its_split_and_a_search_cannot_reach_the_test_images_by_default(
+        tiny_runs, reference, splits):
+    """Every measurement takes ``split`` with no default; validation and test scores are kept
+    apart, and anything else is one clear error."""
+    run = tiny_runs["GAN"]
+    options = {"classifier": reference, "samples": 300, "size": 300}
+    with pytest.raises(TypeError, match="split"):
+        evaluation.evaluate_generator(run, splits, **options)
+    with pytest.raises(ValueError, match=r"'val' \(to choose a setting\) or 'test'"):
+        evaluation.evaluate_generator(run, splits, split="train", **options)
+    val = evaluation.evaluate_generator(run, splits, split="val", **options)
+    test = evaluation.evaluate_generator(run, splits, split="test", **options)
+    assert (val["split"], test["split"]) == ("val", "test")
+    assert val["frechet_distance"] != test["frechet_distance"]
+    assert evaluation.evaluate_generator(run, splits, split="val", **options) == val

@@ -65,7 +65,7 @@ def test_a_run_with_non_finite_weights_is_refused_everywhere(dae_run, tmp_path, 
                  "--out", str(tmp_path / "out.npy")]) == 1
     one_line_error(capsys, "diverged", "lower learning rate")
     assert not (tmp_path / "out.npy").exists()
-    assert main(["evaluate", "--run", str(run)]) == 1
+    assert main(["evaluate", "--run", str(run), "--split", "val"]) == 1
     one_line_error(capsys, "diverged")
     settings = dae.settings("smoke", epochs=1)  # what the notebooks call: train, or reload
     with pytest.raises(store.CheckpointError, match="diverged"):
@@ -191,12 +191,12 @@ def test_two_trainings_of_one_folder_train_once(tmp_path):
 def test_two_evaluations_at_once_keep_both_results(tmp_path):
     folder = tmp_path / "vae"
     assert main(["train", "vae", *TINY, "--out", str(folder)]) == 0
-    jobs = [_cli("evaluate", "--run", str(folder), "--test-images", str(n)) for n in (50, 60)]
+    jobs = [_cli("evaluate", "--run", str(folder), "--split", "val", "--images", str(n)) for n in (50, 60)]
     for job in jobs:
         out, err = job.communicate(timeout=300)
         assert job.returncode == 0, err
     saved = json.loads((folder / store.CACHE).read_text())
-    assert sorted(json.loads(k)["test_images"] for k in saved) == [50, 60]
+    assert sorted(json.loads(k)["images"] for k in saved) == [50, 60]
 
 
 # 4b. A real SIGKILL, during training and during a checkpoint write --------------------------
@@ -258,7 +258,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, during):
 def test_damaged_settings_give_one_line(dae_run, tmp_path, capsys, content, message):
     run = _copy(dae_run, tmp_path)
     (run / store.SETTINGS).write_text(content)
-    assert main(["evaluate", "--run", str(run)]) == 1
+    assert main(["evaluate", "--run", str(run), "--split", "val"]) == 1
     one_line_error(capsys, message)
     assert main(["train", "dae", *TINY, "--out", str(run)]) == 1
     capsys.readouterr()
@@ -441,9 +441,9 @@ def test_finished_runs_on_read_only_storage_train_and_evaluate(small_vae, small_
     assert json.loads(capsys.readouterr().out)["epochs"] == 1
     trained = vae.train(vae.settings("smoke", epochs=1), run_dir=run, progress=False)
     assert trained.history.finished
-    assert main(["evaluate", "--run", str(run), "--test-images", "20"]) == 0
+    assert main(["evaluate", "--run", str(run), "--split", "val", "--images", "20"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["test_images"] == 20
+    assert json.loads(captured.out)["images"] == 20
     assert captured.err.count("\n") == 1 and "was not kept" in captured.err
 
 

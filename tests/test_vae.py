@@ -88,14 +88,14 @@ def test_samples_and_reconstructions_are_images(tiny_vae):
 
 def test_vae_evaluation_is_kept_in_the_run_folder(tiny_vae, monkeypatch):
     trained, _ = tiny_vae
-    first = evaluation.evaluate_vae(trained, tiny_vae[1], samples=5, test_size=200)
-    assert first["test_iw_nll"] < first["test_neg_elbo"] and first["test_images"] == 200
+    first = evaluation.evaluate_vae(trained, tiny_vae[1], split="test", samples=5, size=200)
+    assert first["iw_nll"] < first["neg_elbo"] and first["images"] == 200
     assert (trained.folder / store.CACHE).exists()
 
     def fail(*args, **kwargs):
         raise AssertionError("recomputed a cached evaluation")
 
     monkeypatch.setattr(metrics, "importance_weighted_nll", fail)
-    assert evaluation.evaluate_vae(trained, tiny_vae[1], samples=5, test_size=200) == first
+    assert evaluation.evaluate_vae(trained, tiny_vae[1], split="test", samples=5, size=200) == first
     with pytest.raises(AssertionError, match="recomputed"):
-        evaluation.evaluate_vae(trained, tiny_vae[1], samples=6, test_size=200)
+        evaluation.evaluate_vae(trained, tiny_vae[1], split="test", samples=6, size=200)
