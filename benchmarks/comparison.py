@@ -16,20 +16,20 @@ Everything is cached in the run folders, so after a book build this takes second
 With ``--dataset fashion-mnist`` every model, and the classifier, is trained on Fashion-MNIST
 with the same default settings. ``--save PATH`` also writes the tables as JSON, keyed by the
 run folders and metrics code that decided them (``evaluation.publish``); chapter 5 shows the
-Fashion-MNIST table from ``benchmarks/results/fashion-mnist.json``, written this way:
+Fashion-MNIST table from ``genadv_utils/records/fashion-mnist.json``, written this way:
 
     GENADV_DATA=../shared/data python benchmarks/comparison.py --dataset fashion-mnist \
-        --save benchmarks/results/fashion-mnist.json
+        --save genadv_utils/records/fashion-mnist.json
 
 ``--seeds 3`` trains every model with seeds 0, 1 and 2 instead (seed 0 is the book's run) and
 prints each metric's mean and range over the seeds, then every ordering of two models on a
 metric with the share of seeds it holds in: an ordering that holds in every seed is one the
 chapters may state, one that flips is within the spread of a single run (``--save`` writes it
-all, with the same key as above; chapter 5 shows ``benchmarks/results/mnist-seeds.json``,
+all, with the same key as above; chapter 5 shows ``genadv_utils/records/mnist-seeds.json``,
 written this way):
 
     GENADV_DATA=../shared/data python benchmarks/comparison.py --seeds 3 \
-        --save benchmarks/results/mnist-seeds.json
+        --save genadv_utils/records/mnist-seeds.json
 """
 
 from __future__ import annotations

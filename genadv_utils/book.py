@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .keys import RECORDS
+
 
 def glue(name: str, value: Any) -> Any:
     """Keep ``value`` under ``name`` for the page's prose, which quotes it with a format, e.g.
@@ -55,6 +57,12 @@ def machine() -> str:
 
 
 Record = tuple[dict[str, Any], list[str]]  # a published record, and what changed since
+
+
+def record(name: str) -> Path:
+    """The published record ``name`` (``genadv_utils/records/NAME.json``), which comes with the
+    package wherever it is installed."""
+    return RECORDS / f"{name}.json"
 
 
 def published(path: str | os.PathLike[str], read: Callable[[Path], Record],

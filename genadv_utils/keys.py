@@ -14,7 +14,7 @@ only store never do.
 - :func:`measure_code`: the code of a cached measurement (the metrics, the evaluation and the
   classifier they measure in), kept in the run folder it measures (whose name covers the run's
   code) beside :func:`weights_digest` of the weights measured.
-- :func:`record_key`: a published record's (``benchmarks/results/``), the run folders that
+- :func:`record_key`: a published record's (``genadv_utils/records/``), the run folders that
   decided it and :func:`measure_code`.
 - :func:`chapter_key`: the values a chapter quotes: the package modules its code imports
   through the modules that decide weights or measure, its code cells, and the records it reads.
@@ -191,8 +191,11 @@ def record_key(folders: Mapping[str, str]) -> dict[str, str]:
     return {**folders, "metrics": measure_code()}
 
 
-RECORD = re.compile(r"results/([\w.-]+\.json)")
-"""How a chapter's code names a published record it reads."""
+RECORDS = PACKAGE / "records"
+"""The published records (benchmarks' measured tables), shipped with the package."""
+
+RECORD = re.compile(r"""record\(\s*["']([\w.-]+)["']\s*\)""")
+"""How a chapter's code names a published record it reads: ``book.record("mnist-seeds")``."""
 
 
 def cell_text(cell: Mapping[str, Any]) -> str:
@@ -209,7 +212,7 @@ def _cell_meaning(text: str) -> str:
         return text.strip()
 
 
-def chapter_key(notebook: Mapping[str, Any], records: Path) -> str:
+def chapter_key(notebook: Mapping[str, Any], records: Path = RECORDS) -> str:
     """A hash of what decides the values a chapter quotes: the package modules its code cells
     import, through the modules that decide weights or measure, as meaning; its code cells, as
     meaning; and the published records in ``records`` that its code reads."""
@@ -225,16 +228,17 @@ def chapter_key(notebook: Mapping[str, Any], records: Path) -> str:
     for text in cells:
         digest.update(_cell_meaning(text).encode())
     for name in sorted({m.group(1) for text in cells for m in RECORD.finditer(text)}):
-        path = records / name
+        path = records / f"{name}.json"
         digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"missing"))
     return digest.hexdigest()[:16]
 
 
 def source_digest(package: Path = PACKAGE) -> str:
-    """A hash of the package's source text, every file: the book's execution cache is keyed by
-    it, since the pages show the package's code and docstrings."""
+    """A hash of the package's source text, every file, and of its published records: the
+    book's execution cache is keyed by it, since the pages show the package's code and
+    docstrings and quote the records."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.glob("records/*.json")]):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -125,10 +125,10 @@ def test_published_results_know_what_decided_them(tmp_path):
 @pytest.mark.parametrize("name, tables", [("fashion-mnist", lambda record: [record["scores"]]),
                                           ("mnist-seeds", lambda record: record["seeds"])])
 def test_the_published_records_are_todays(name, tables):
-    """Chapter 5 shows benchmarks/results/fashion-mnist.json and mnist-seeds.json; a change to
+    """Chapter 5 shows genadv_utils/records/fashion-mnist.json and mnist-seeds.json; a change to
     a recipe, the classifier or the metrics must come with a new measurement
     (benchmarks/comparison.py --save, as benchmarks/README.md says for each)."""
-    path = Path(__file__).resolve().parents[1] / f"benchmarks/results/{name}.json"
+    path = Path(__file__).resolve().parents[1] / f"genadv_utils/records/{name}.json"
     record, changed = evaluation.published(path)
     assert not changed, f"{path.name} was measured with other code or settings of {changed}"
     for table in tables(record):

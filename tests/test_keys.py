@@ -15,7 +15,6 @@ from genadv_utils import dae, evaluation, keys, registry
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = {p.stem[:2]: json.loads(p.read_text())
             for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def _keys():
 
 
 def _chapters():
-    return {number: keys.chapter_key(notebook, RESULTS) for number, notebook in CHAPTERS.items()}
+    return {number: keys.chapter_key(notebook) for number, notebook in CHAPTERS.items()}
 
 
 def _everything():
@@ -133,11 +132,11 @@ def test_a_chapter_module_moves_no_measurement_and_the_metrics_move_no_run(packa
 
 def test_a_chapters_key_reads_its_code_cells_as_meaning_and_its_records(tmp_path):
     notebook = {"cells": [{"cell_type": "code", "source": "from genadv_utils import gan\n"
-                           "x = 1  # a comment\nrecord = 'results/r.json'"}]}
+                           "x = 1  # a comment\nseeds = book.record('r')"}]}
     (tmp_path / "r.json").write_text("{}")
     key = keys.chapter_key(notebook, tmp_path)
     reworded = {"cells": [{"cell_type": "code", "source": "from genadv_utils import gan\n"
-                           "x = 1  # another comment\nrecord = 'results/r.json'"}]}
+                           "x = 1  # another comment\nseeds = book.record('r')"}]}
     assert keys.chapter_key(reworded, tmp_path) == key
     (tmp_path / "r.json").write_text('{"fd": 1}')
     assert keys.chapter_key(notebook, tmp_path) != key

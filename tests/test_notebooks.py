@@ -54,7 +54,8 @@ def test_colab_setup_installs_from_the_configured_repository(path):
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "code")
     assert f'REPOSITORY = "{CONFIG["repository"]["url"]}"' in first.source
-    assert 'f"git+{REPOSITORY}"' in first.source
+    assert 'COMMIT = "main"' in first.source and 'f"git+{REPOSITORY}@{COMMIT}"' in first.source
+    assert 'GENADV_RUNS' in first.source  # how to keep runs past a Colab runtime
     assert 'find_spec("genadv_utils") is None' in first.source
 
 

@@ -188,3 +188,52 @@ def test_check_names_every_stale_copy_orphans_and_unreadable_metadata(tmp_path, 
     assert "reader/99_extra.ipynb is the copy of no chapter" in err
     assert f"{CHAPTERS[2].name}: its metadata.genadv_reader cannot be read" in err
     assert "Traceback" not in err and len(err.splitlines()) == 4
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_reader_copy_installs_the_commit_its_numbers_came_from_and_lists_its_works(chapter):
+    copy = json.loads((genadv_reader.READER / chapter.name).read_text())
+    commit = copy["metadata"][genadv_reader.METADATA]["commit"]
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
+    setup = next(c for c in copy["cells"] if c["cell_type"] == "code")
+    assert f'COMMIT = "{commit}"' in _text(setup) and 'f"git+{REPOSITORY}@{COMMIT}"' in _text(setup)
+    cited = {k.strip() for c in _cells(chapter) if c["cell_type"] == "markdown"
+             for m in genadv_reader.CITE.finditer(_text(c)) for k in m.group(2).split(",")}
+    if cited:
+        last = copy["cells"][-1]
+        assert _text(last).startswith("## References")
+        assert len(_text(last).splitlines()) == 2 + len(cited)
+
+
+def test_a_file_the_text_names_links_to_the_repository_at_the_copys_commit():
+    text = "see `benchmarks/gan_sweep.py` and `no/such/file.py`"
+    plain = genadv_reader.plain_markdown(text, {}, {}, commit="abc123")
+    assert plain == (f"see [`benchmarks/gan_sweep.py`]({genadv_reader.repository()}/blob/abc123/"
+                     "benchmarks/gan_sweep.py) and `no/such/file.py`")
+
+
+def test_the_copies_are_made_only_from_a_committed_unchanged_default_build(tmp_path):
+    with pytest.raises(genadv_reader.ReaderError, match="no default build recorded"):
+        genadv_reader.from_build(tmp_path)
+    info = {"date": "2026-12-07", "machine": "m", "commit": None, "changed": [], "keys": {}}
+    (tmp_path / genadv_reader.BUILD_INFO).write_text(json.dumps(info))
+    with pytest.raises(genadv_reader.ReaderError, match="not a commit"):
+        genadv_reader.from_build(tmp_path)
+    info |= {"commit": "0" * 40, "changed": [" M genadv_utils/gan.py"]}
+    (tmp_path / genadv_reader.BUILD_INFO).write_text(json.dumps(info))
+    with pytest.raises(genadv_reader.ReaderError, match="gan.py"):
+        genadv_reader.from_build(tmp_path)
+    info |= {"changed": [], "keys": {p.stem: "stale" for p in CHAPTERS}}
+    (tmp_path / genadv_reader.BUILD_INFO).write_text(json.dumps(info))
+    with pytest.raises(genadv_reader.ReaderError, match="changed since the build"):
+        genadv_reader.from_build(tmp_path)
+
+
+def test_a_default_build_records_itself_and_leaves_the_copies_alone(tmp_path):
+    """What the extension calls at the end of a default build: it writes only its record."""
+    before = {p.name: p.read_bytes() for p in genadv_reader.READER.glob("*.ipynb")}
+    info = json.loads(genadv_reader.record_build(tmp_path, "2 cores of a test").read_text())
+    assert set(info["keys"]) == {p.stem for p in CHAPTERS} and info["machine"].endswith("test")
+    assert info["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", info["commit"])
+    assert {p.name: p.read_bytes() for p in genadv_reader.READER.glob("*.ipynb")} == before
+    assert list(tmp_path.iterdir()) == [tmp_path / genadv_reader.BUILD_INFO]

@@ -29,9 +29,12 @@ The extension also sets ``$GENADV_BOOK`` (:data:`genadv_utils.book.BOOK_ENV`) fo
 kernels: there, and only there, a sentence whose claim the numbers contradict stops the build
 (:func:`genadv_utils.book.check`); a reader's kernel prints one line and goes on.
 
-Reader's notebooks (``genadv_reader``): a default-profile build ends by writing each chapter's
-reader copy into ``reader/`` from the values it glued; those copies are what the Colab buttons
-open (the extension points them there) and what the pages' download button gives.
+Reader's notebooks (``genadv_reader``): the committed copies in ``reader/`` are what the Colab
+buttons open (the extension points them there) and what the pages' download button gives. A
+default-profile build leaves them alone (a user's build leaves the checkout as it was) and ends
+by writing ``_build/jupyter_execute/genadv-build.json``: when, where and at which commit it ran,
+and each chapter's key; ``python book/_ext/genadv_reader.py --from-build`` then remakes the
+copies from its numbers, a maintainer's step.
 
 Figures have captions but no numbers: sphinx-jupyterbook-latex switches ``numfig`` on for every
 builder, which would number the figures across the whole book ("Fig. 50" in chapter 5).
@@ -130,8 +133,9 @@ def _copy_live_files(app, exception) -> None:
     shutil.copytree(runtime, out / SITE_RUNTIME, dirs_exist_ok=True)
 
 
-def _write_reader_notebooks(app, exception) -> None:
-    """After a default-profile build: each chapter's reader copy, with this build's numbers."""
+def _record_the_build(app, exception) -> None:
+    """After a default-profile build: what the reader copies need to be remade from its numbers
+    (``genadv_reader.record_build``); the copies themselves are left as committed."""
     if exception is not None or app.builder.format != "html":
         return
     from genadv_utils.book import machine
@@ -140,10 +144,10 @@ def _write_reader_notebooks(app, exception) -> None:
     import genadv_reader
 
     if profile_name() == "default":
-        written = genadv_reader.from_build(Path(app.outdir).parent / "jupyter_execute",
-                                           genadv_reader.today(machine()))
-        print(f"reader notebooks with this build's numbers: {len(written)} in "
-              f"{genadv_reader.READER.relative_to(genadv_reader.ROOT)}/")
+        info = genadv_reader.record_build(Path(app.outdir).parent / "jupyter_execute", machine())
+        print(f"default build recorded in {info.relative_to(genadv_reader.ROOT)}; remake the "
+              "reader copies from its numbers with: python book/_ext/genadv_reader.py "
+              "--from-build")
     downloads = Path(app.outdir) / "_sources" / genadv_reader.SOURCES.name
     for copy in genadv_reader.READER.glob("*.ipynb"):
         if (downloads / copy.name).is_file():  # the page's download button gives the copy
@@ -178,7 +182,7 @@ def setup(app):
     app.connect("config-inited", _key_the_cache)
     app.connect("config-inited", _live_folder)
     app.connect("build-finished", _copy_live_files)
-    app.connect("build-finished", _write_reader_notebooks)
+    app.connect("build-finished", _record_the_build)
     app.connect("html-page-context", _colab_opens_the_reader_copy, priority=600)  # after the theme
     app.connect("config-inited", _no_figure_numbers, priority=900)  # after jupyterbook-latex
     return {"parallel_read_safe": True, "parallel_write_safe": True}

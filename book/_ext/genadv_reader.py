@@ -8,11 +8,15 @@ every chapter ``notebooks/NAME.ipynb`` has a reader's copy ``reader/NAME.ipynb``
   the website formats it, and each ``{cite}`` role by its authors and year;
 - each ``:::{admonition}`` (the exercises' solutions) a folded ``<details>`` block;
 - the code cells as they are, without outputs; the cells the website hides (tag
-  ``remove-cell``: the glue and the claims' checks) folded, in Colab by a ``#@title`` form;
-- a first cell saying where the numbers come from.
+  ``remove-cell``: the glue and the claims' checks) and folds (``hide-input``: the exercises'
+  solutions) folded, in Colab by a ``#@title`` form;
+- the set-up cell installing the package at the commit the numbers came from;
+- a first cell saying where the numbers come from, and a last one listing the works cited.
 
-The copies are made at the end of a default-profile build of the book (``jupyter-book build``),
-from the values it glued, and committed: the website's Colab buttons and README open them.
+A default-profile build of the book (``jupyter-book build``) records what it ran
+(:func:`record_build`); ``python book/_ext/genadv_reader.py --from-build`` then makes the copies
+from the values it glued, at the commit it ran (the package and chapters committed, unchanged
+since), and they are committed: the website's Colab buttons and README open them.
 Each copy records the values and a key of everything that decided them
 (:func:`genadv_utils.keys.chapter_key`: the package code the chapter imports that decides
 weights or measures, the chapter's code cells, the published results files it reads), so a test
@@ -29,6 +33,7 @@ import copy
 import datetime
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,7 +49,9 @@ from genadv_utils.store import atomic_write  # noqa: E402
 SOURCES = ROOT / "notebooks"
 READER = ROOT / "reader"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
-RESULTS = ROOT / "benchmarks" / "results"
+BUILD_INFO = "genadv-build.json"  # beside a build's executed notebooks: see record_build
+DECIDING = ("genadv_utils", "notebooks", "pyproject.toml")  # what the numbers' commit must hold
+UNPINNED = 'COMMIT = "main"  # a reader\'s copy names the commit its numbers came from'
 HIDDEN = "remove-cell"
 FOLDED = "hide-input"  # a code cell the website shows folded: an exercise's solution
 METADATA = "genadv_reader"
@@ -54,6 +61,14 @@ CITE = re.compile(r"\{cite(:[pt])?\}`([^`]+)`")
 ADMONITION = re.compile(r"^:::\{admonition\}[ \t]*([^\n]*)\n(?::class:[^\n]*\n)?(.*?)^:::[ \t]*$",
                         re.M | re.S)
 ANY_ROLE = re.compile(r"\{[a-z][\w:-]*\}`")
+FILE = re.compile(r"(?<!\[)`((?:benchmarks|genadv_utils|book|tests)/[\w./-]+)`")
+
+
+def repository() -> str:
+    """The project's public address, from the book's configuration (its one source)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 
 
 class ReaderError(RuntimeError):
@@ -62,7 +77,7 @@ class ReaderError(RuntimeError):
 
 def values_key(notebook: Mapping[str, Any]) -> str:
     """The key of what decides a chapter's glued values (:func:`genadv_utils.keys.chapter_key`)."""
-    return chapter_key(notebook, RESULTS)
+    return chapter_key(notebook)
 
 
 def glued_values(glue_file: Path) -> dict[str, str]:
@@ -93,6 +108,31 @@ def references(path: Path = BIBLIOGRAPHY) -> dict[str, str]:
     return found
 
 
+def full_references(keys: list[str], path: Path = BIBLIOGRAPHY) -> list[str]:
+    """Each entry of ``keys`` written out for a reference list: authors, year, title, where it
+    appeared, its address."""
+    from pybtex.database import parse_file
+    from pybtex.richtext import Text
+
+    entries = parse_file(str(path)).entries
+
+    def plain(latex: str) -> str:
+        return Text.from_latex(latex).render_as("text")
+
+    lines = []
+    for key in keys:
+        entry, fields = entries[key], entries[key].fields
+        people = [plain(" ".join([*p.first_names, *p.middle_names, *p.last_names]))
+                  for p in entry.persons.get("author", [])]
+        authors = ", ".join(people[:-1]) + (" and " if len(people) > 1 else "") + people[-1]
+        where = fields.get("booktitle") or fields.get("journal") or fields.get("howpublished", "")
+        line = f"{authors} ({fields['year']}). {plain(fields['title'])}."
+        line += f" *{plain(where)}*." if where else ""
+        line += f" <{fields['url']}>" if "url" in fields else ""
+        lines.append(line)
+    return lines
+
+
 def is_hidden(cell: Mapping[str, Any]) -> bool:
     """Whether ``cell`` is one of the chapter's hidden check cells."""
     return HIDDEN in cell.get("metadata", {}).get("tags", [])
@@ -110,8 +150,9 @@ def _format(text: str, spec: str) -> str:
 
 
 def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str],
-                   where: str = "") -> str:
-    """One Markdown cell of a chapter as CommonMark: roles replaced, admonitions folded."""
+                   where: str = "", commit: str | None = None) -> str:
+    """One Markdown cell of a chapter as CommonMark: roles replaced, admonitions folded, and a
+    repository file named in code (`` `benchmarks/x.py` ``) linked at ``commit``."""
     def glue(match: re.Match) -> str:
         name, _, spec = match.group(1).partition(":")
         if name not in values:
@@ -131,7 +172,14 @@ def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str
         title, body = match.group(1).strip() or "Details", match.group(2).strip("\n")
         return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>"
 
+    def link(match: re.Match) -> str:
+        path = match.group(1)
+        if commit is None or not (ROOT / path.rstrip("/")).exists():
+            return match.group(0)
+        return f"[`{path}`]({repository()}/blob/{commit}/{path.rstrip('/')})"
+
     text = ADMONITION.sub(fold, CITE.sub(cite, GLUE.sub(glue, text)))
+    text = FILE.sub(link, text)
     left = ANY_ROLE.search(text)
     if left or ":::" in text:
         raise ReaderError(f"{where}: MyST markup the reader's copy cannot show: "
@@ -142,9 +190,15 @@ def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str
 def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, name: str,
                     built: Mapping[str, str]) -> dict[str, Any]:
     """The reader's copy of ``source`` with the website's ``values`` (``{name: text/plain}``);
-    ``built`` says where and when they were measured (``{"date": ..., "machine": ...}``)."""
+    ``built`` says where, when and at which commit they were measured (``{"date": ...,
+    "machine": ..., "commit": ...}``): the set-up cell installs that commit."""
     notebook = copy.deepcopy(dict(source))
     cited = references()
+    pinned = f'COMMIT = "{built["commit"]}"  # the commit this copy\'s numbers came from'
+    setup = next((c for c in source["cells"] if c["cell_type"] == "code"), None)
+    if setup is None or UNPINNED not in cell_text(setup):
+        raise ReaderError(f"{name}: its first code cell must set {UNPINNED!r}, which the "
+                          "reader's copy pins")
     quoted = {m.group(1).partition(":")[0] for c in source["cells"]
               if c["cell_type"] == "markdown" for m in GLUE.finditer(cell_text(c))}
     cells = []
@@ -152,9 +206,11 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
         cell = dict(cell)
         if cell["cell_type"] == "markdown":
             cell["source"] = _lines(plain_markdown(cell_text(cell), values, cited,
-                                                   f"{name} cell {i}"))
+                                                   f"{name} cell {i}", built["commit"]))
         elif cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
+            if cell is not None and cell.get("id") == setup.get("id"):
+                cell["source"] = _lines(cell_text(cell).replace(UNPINNED, pinned))
             if is_hidden(cell) or FOLDED in cell.get("metadata", {}).get("tags", []):
                 text = cell_text(cell)
                 title = text.split("\n", 1)[0].lstrip("# ").strip() or "Solution"
@@ -165,12 +221,19 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
         cells.append(cell)
     intro = (f"*The reader's copy of `notebooks/{name}.ipynb`, for Colab and Jupyter.* The "
              f"numbers in its text are the website's, computed by its build on {built['date']} "
-             f"on {built['machine']} in the `default` profile. Run the cells to compute your "
+             f"on {built['machine']} in the `default` profile, with the code of commit "
+             f"`{built['commit'][:12]}`, which the set-up cell installs. Run the cells to compute your "
              "own: they can differ a little on another machine, and a sentence your numbers "
              "do not bear out prints one line and the notebook goes on. Cells titled *The "
              "numbers the text below quotes* are folded; they keep the website's text honest.")
     cells.insert(0, {"cell_type": "markdown", "id": "reader-note", "metadata": {},
                      "source": _lines(intro)})
+    keys = list(dict.fromkeys(k.strip() for c in source["cells"] if c["cell_type"] == "markdown"
+                              for m in CITE.finditer(cell_text(c)) for k in m.group(2).split(",")))
+    if keys:
+        listed = "\n".join(f"- {line}" for line in full_references(keys))
+        cells.append({"cell_type": "markdown", "id": "reader-references", "metadata": {},
+                      "source": _lines(f"## References\n\n{listed}")})
     notebook["cells"] = cells
     notebook["metadata"] = {**notebook.get("metadata", {}), METADATA: {
         "source": f"notebooks/{name}.ipynb", "key": values_key(source), **built,
@@ -186,12 +249,50 @@ def write(path: Path, notebook: Mapping[str, Any]) -> None:
     atomic_write(path, lambda file: file.write(text.encode()))
 
 
-def from_build(execute_dir: Path, built: Mapping[str, str]) -> list[Path]:
-    """Every chapter's reader copy from a default build's executed notebooks' glue files."""
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def record_build(execute_dir: Path, machine: str) -> Path:
+    """Write, beside a default build's executed notebooks, what the reader copies need from it:
+    the date, the machine, the commit it ran at, the files that decide numbers and differed from
+    that commit, and each chapter's key (:func:`values_key`)."""
+    info = {"date": datetime.date.today().isoformat(), "machine": machine,
+            "commit": _git("rev-parse", "HEAD"),
+            "changed": (_git("status", "--porcelain", "--", *DECIDING) or "").splitlines(),
+            "keys": {p.stem: values_key(json.loads(p.read_text()))
+                     for p in sorted(SOURCES.glob("*.ipynb"))}}
+    path = execute_dir / BUILD_INFO
+    write(path, info)
+    return path
+
+
+def from_build(execute_dir: Path) -> list[Path]:
+    """Every chapter's reader copy from the default build in ``execute_dir``: its executed
+    notebooks' glue files, at the commit it recorded. Refused, in one line, for a build that ran
+    on uncommitted code or without git, or whose chapters or package have changed since."""
+    try:
+        info = json.loads((execute_dir / BUILD_INFO).read_text())
+    except (OSError, ValueError) as err:
+        raise ReaderError(f"no default build recorded in {execute_dir} ({type(err).__name__}): "
+                          "run jupyter-book build --all . in the default profile first") from None
+    if not info.get("commit") or info.get("changed"):
+        raise ReaderError("the build ran on code that is not a commit (changed: "
+                          f"{', '.join(info.get('changed') or ['no git'])}): commit, build "
+                          "again, then remake the copies")
     written = []
     for source_path in sorted(SOURCES.glob("*.ipynb")):
         source = json.loads(source_path.read_text())
+        if info["keys"].get(source_path.stem) != values_key(source):
+            raise ReaderError(f"{source_path.name} or the package code it imports changed since "
+                              "the build: build again")
         values = glued_values(execute_dir / "notebooks" / f"{source_path.stem}.glue.json")
+        built = {k: info[k] for k in ("date", "machine", "commit")}
         path = READER / source_path.name
         write(path, reader_notebook(source, values, name=source_path.stem, built=built))
         written.append(path)
@@ -211,7 +312,7 @@ def expected(source_path: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text())["metadata"][METADATA]
         key, values = record["key"], dict(record["values"])
-        built = {"date": str(record["date"]), "machine": str(record["machine"])}
+        built = {k: str(record[k]) for k in ("date", "machine", "commit")}
     except (ValueError, KeyError, TypeError) as err:
         raise ReaderError(f"{where}: its metadata.{METADATA} cannot be read "
                           f"({type(err).__name__}: {err}); build the book in the default "
@@ -223,17 +324,25 @@ def expected(source_path: Path) -> dict[str, Any]:
     return reader_notebook(source, values, name=source_path.stem, built=built)
 
 
-def today(machine: str) -> dict[str, str]:
-    return {"date": datetime.date.today().isoformat(), "machine": machine}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(
         "Remake the reader's notebooks (reader/) from the chapters and the values their "
-        "copies record, after an edit of the chapters' prose; --check only compares."))
+        "copies record, after an edit of the chapters' prose; --from-build from a default "
+        "build's numbers; --check only compares."))
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if a copy differs from what its chapter makes")
+    parser.add_argument("--from-build", nargs="?", const=ROOT / "_build" / "jupyter_execute",
+                        type=Path, metavar="DIR", help="make every copy from the default build "
+                        "whose executed notebooks are in DIR (default: _build/jupyter_execute)")
     args = parser.parse_args(argv)
+    if args.from_build is not None:
+        try:
+            written = from_build(args.from_build)
+        except ReaderError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"{len(written)} reader notebooks made from the build in {args.from_build}")
+        return 0
     stale, failed = [], []
     chapters = sorted(SOURCES.glob("*.ipynb"))
     for source_path in chapters:
