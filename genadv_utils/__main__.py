@@ -26,7 +26,8 @@ from .data import DataCorruptError, DataNotFoundError, load_splits, supported_da
 from .evaluation import REFERENCE, SPLITS, evaluate, load_run
 from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES, pick_device
-from .store import CHECKPOINT, SETTINGS, CheckpointError, atomic_write
+from .store import (CHECKPOINT, HISTORY, SETTINGS, CheckpointError, atomic_write, finished,
+                    node_kind)
 from .training import NonFiniteLossError
 
 
@@ -118,6 +119,7 @@ def _train(args: argparse.Namespace, device: torch.device) -> None:
         print(f"{args.model}: {epochs} epoch(s) fit in about {args.minutes:g} minutes here",
               file=sys.stderr)
         settings = replace(settings, epochs=epochs)
+    args.training = Path(args.out) if args.out is not None else recipe.folder(settings)
     trained = recipe.train(settings, splits, run_dir=args.out, progress=not args.quiet,
                            device=device)
     last = trained.history.epochs[-1]
@@ -156,9 +158,15 @@ def _read_images(path: Path) -> torch.Tensor:
 
 
 def _check_output(path: Path) -> None:
-    """Refuse, before any work, an output path that cannot be written as a file."""
+    """Refuse, before any work, an output path that cannot be written as a file: a folder, or
+    an existing node that is not a regular file (a device such as /dev/null, a FIFO, a socket,
+    a link), which writing would replace."""
     if path.is_dir():
         raise UsageError(f"--out {path} is a folder; give a file name such as {path}/out.npy")
+    kind = node_kind(path)
+    if kind is not None:
+        raise UsageError(f"--out {path} is {kind}, not a regular file; give the name of a file "
+                         "to write (it would be replaced)")
     parent = path.parent
     if not parent.is_dir():
         raise UsageError(f"--out {path}: its folder {parent} does not exist or is a file")
@@ -207,8 +215,26 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> None:
                   if args.classifier is not None else None)
     trained = load_run(_run_dir(args.run), device=device)
     splits = load_splits(trained.settings.dataset, device=device)
+    if classifier is None:  # evaluate may train the dataset's evaluation classifier first
+        reference = REFERENCE.folder(REFERENCE.settings("default", dataset=splits.name))
+        args.training = None if finished(reference) else reference
     print(json.dumps(evaluate(trained, splits, split=args.split, size=args.images,
                               classifier=classifier), indent=2))
+
+
+def _kept(folder: Path | None) -> str:
+    """What an interrupted command leaves: the epochs of the run it was training, if any."""
+    if folder is None or not folder.exists():
+        return "nothing was written"
+    try:
+        epochs = len(json.loads((folder / HISTORY).read_text())["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        epochs = 0
+    if epochs and (folder / CHECKPOINT).exists():
+        return (f"{folder} keeps its last complete epoch ({epochs}); run the same command to "
+                "resume")
+    return (f"no epoch was complete, so {folder} holds no checkpoint; run the same command to "
+            "start again")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,8 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: the last complete epoch is kept; run the same command to resume"
-              if args.verb == "train" else "interrupted: nothing was written", file=sys.stderr)
+        print(f"interrupted: {_kept(getattr(args, 'training', None))}", file=sys.stderr)
         return 130
     return 0
 

@@ -11,6 +11,7 @@ hashes its settings, the package version and the code that decides its weights
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -97,12 +98,20 @@ def run_folder(name: str, settings: Mapping[str, Any], code: str,
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` all at once or not at all: ``write(file)`` fills a new temporary file in
-    the same folder (a unique name, created exclusively, so a planted link is never followed),
-    which is synced and renamed over ``path``; the new file keeps the mode of the file it
-    replaces, or a new file the mode the umask gives. On any failure, a full disk included, the
-    temporary file is removed and ``path`` is left as it was."""
+    the same folder (a unique name with the writer's process id, created exclusively, so a
+    planted link is never followed), which is synced and renamed over ``path``; the new file
+    keeps the mode of the file it replaces, or a new file the mode the umask gives. On any
+    failure, a full disk included, the temporary file is removed and ``path`` is left as it was.
+    A ``path`` that is not a regular file (a device, a FIFO, a socket, a link) is never replaced:
+    refused before anything is written. The temporary files of earlier writers of ``path``
+    that were killed are removed first."""
+    kind = node_kind(path)
+    if kind is not None:
+        raise CheckpointError(f"{path} is {kind}, not a regular file; it was left as it was")
+    _remove_orphans(path)
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                    suffix=".tmp")
     except OSError as err:
         raise CheckpointError(f"cannot write in {path.parent} ({err.strerror})") from None
     try:
@@ -120,6 +129,41 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             raise CheckpointError(f"could not write {path} ({reason}); it was left as it "
                                   f"was") from None
         raise
+
+
+def node_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file ("a link", "a FIFO", …), else
+    ``None``."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISLNK: "a link", stat.S_ISDIR: "a folder", stat.S_ISCHR: "a device",
+             stat.S_ISBLK: "a device", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a file")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove the temporary files that killed writers of ``path`` left beside it (their
+    process is gone); a live writer's are kept."""
+    prefix = f".{path.name}."
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = stale.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _mode_for(path: Path) -> int:
@@ -202,7 +246,7 @@ def read_settings(folder: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 _OURS = re.compile(re.escape(LOCK) + r"|\.(settings\.json|checkpoint\.pt|history\.json|"
-                   r"evaluation\.json)\.\w+\.tmp")
+                   r"evaluation\.json)\.\d+\.\w+\.tmp")
 """The lock and :func:`atomic_write`'s temporary files (another process may be writing a run's
 first files right now): what a run folder in the making holds besides the run."""
 
@@ -250,9 +294,35 @@ def write_checkpoint(folder: Path, payload: dict[str, Any], history: History) ->
     atomic_write(folder / HISTORY, _text(history.to_json()))
 
 
+def trainer(folder: Path) -> str | None:
+    """Who holds ``folder``'s lock now ("process N (training)"), or ``None``: a run being
+    trained by another process is not a damaged one."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder / LOCK, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def read_checkpoint(folder: Path) -> tuple[dict[str, Any], History]:
     """The checkpoint's payload (tensors on the CPU, no pickled code) and its history."""
     path = folder / CHECKPOINT
+    if not path.exists():
+        holder = trainer(folder)
+        raise CheckpointError(
+            f"{folder} is being trained by {holder} and has no checkpoint yet: wait for its "
+            f"first epoch" if holder else f"{folder} has no checkpoint: no epoch of its run "
+            f"was completed; train it with the same settings to start it again")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         history = History.from_json(payload["history"])
@@ -301,31 +371,44 @@ def load_weights(folder: Path, modules: Mapping[str, torch.nn.Module]) -> Histor
     payload, history = read_checkpoint(folder)
     load_into(folder / CHECKPOINT, modules, payload["state"]["modules"])
     if not history.finished:
+        holder = trainer(folder)
         raise ValueError(f"{folder} holds an unfinished run ({len(history.epochs)} epochs so "
-                         f"far); train it to the end first")
+                         f"far), " + (f"being trained by {holder}: wait for it to finish"
+                                      if holder else "train it to the end first"))
     refuse_diverged(folder, modules, history)
     repair_history(folder, history)
     return history
 
 
 def finished(folder: Path) -> bool:
-    """Whether ``folder`` holds a finished run (judged by its readable history)."""
+    """Whether ``folder`` holds a finished run: a checkpoint, and the history written after it
+    says finished. The checkpoint is written first: a history older than it, or unreadable, is
+    a copy that a kill between the two writes left behind, and the checkpoint's own history
+    decides. Without a checkpoint nothing is finished, whatever the history says."""
     try:
-        return bool(json.loads((folder / HISTORY).read_text()).get("finished"))
-    except (OSError, ValueError, AttributeError):
+        written = (folder / CHECKPOINT).stat().st_mtime_ns
+    except OSError:
+        return False
+    try:
+        if (folder / HISTORY).stat().st_mtime_ns >= written:
+            return json.loads((folder / HISTORY).read_text())["finished"] is True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        return read_checkpoint(folder)[1].finished
+    except CheckpointError:
         return False
 
 
 def repair_history(folder: Path, history: History) -> None:
     """Rewrite the readable ``history.json`` from the checkpoint's ``history`` when it is
-    missing or damaged (it is only a copy). Read-only storage leaves it as it is."""
-    try:
-        json.loads((folder / HISTORY).read_text())["finished"]
-        return
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    missing, damaged or behind it (it is only a copy). Read-only storage leaves it as it is."""
+    text = history.to_json()
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if (folder / HISTORY).read_text() == text:
+            return
     with contextlib.suppress(OSError, CheckpointError):
-        atomic_write(folder / HISTORY, _text(history.to_json()))
+        atomic_write(folder / HISTORY, _text(text))
 
 
 def cached(folder: Path, key: Mapping[str, Any], code: str,

@@ -217,6 +217,54 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+KILLED_BETWEEN_WRITES = """
+import io, os, signal, sys
+from genadv_utils import store
+from genadv_utils.__main__ import main
+write = store.atomic_write
+def dying_write(path, fill):  # SIGKILL after the last checkpoint, before its history
+    if path.name == store.HISTORY:
+        text = io.BytesIO()
+        fill(text)
+        if b'"finished": true' in text.getvalue():
+            os.kill(os.getpid(), signal.SIGKILL)
+    write(path, fill)
+store.atomic_write = dying_write
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_kill_between_the_checkpoint_and_its_history_loses_nothing(tmp_path, small_disk,
+                                                                      capsys):
+    """The last checkpoint says finished, the history written before it does not: the run is
+    finished, its history is repaired where it can be written, and it loads read-only too. A
+    history that says finished without a checkpoint trains again, under the lock, validated."""
+    args = ["train", "dae", "--profile", "smoke", "--epochs", "2", "--quiet"]
+    folder = tmp_path / "run"
+    job = subprocess.run([sys.executable, "-c", KILLED_BETWEEN_WRITES, *args, "--out",
+                          str(folder)], env=ENV, capture_output=True, text=True, timeout=600)
+    assert job.returncode == -signal.SIGKILL, job.stderr
+    assert not json.loads((folder / store.HISTORY).read_text())["finished"]
+    assert store.finished(folder)
+    disk = small_disk("64m")
+    frozen = disk.path / "run"
+    shutil.copytree(folder, frozen)
+    (frozen / store.LOCK).unlink(missing_ok=True)
+    disk.read_only()
+    assert main([*args, "--out", str(frozen)]) == 0  # loads, read-only: nothing to write
+    checkpoint = (folder / store.CHECKPOINT).read_bytes()
+    assert main([*args, "--out", str(folder)]) == 0
+    assert (folder / store.CHECKPOINT).read_bytes() == checkpoint  # loaded, not retrained
+    history = json.loads((folder / store.HISTORY).read_text())
+    assert history["finished"] and len(history["epochs"]) == 2
+    (folder / store.CHECKPOINT).unlink()
+    assert not store.finished(folder)
+    assert main([*args, "--out", str(folder)]) == 0
+    history = json.loads((folder / store.HISTORY).read_text())
+    assert history["finished"] and all("val_mse" in e for e in history["epochs"])
+    assert (folder / store.CHECKPOINT).exists()
+
+
 def _weights(folder):
     return torch.load(folder / store.CHECKPOINT, weights_only=True)["state"]["modules"]["dae"]
 
@@ -413,6 +461,10 @@ def test_a_killed_sample_leaves_the_old_file(small_vae, tmp_path):
         out.write_bytes(before)  # it finished before it could be caught: try again
     assert job.returncode == -signal.SIGKILL
     assert out.read_bytes() == before
+    left = list(tmp_path.glob(".samples.npy.*.tmp"))
+    assert left  # what the kill left behind, gone with the next write to the same file
+    assert main(["sample", "vae", "--run", str(small_vae), "--n", "5", "--out", str(out)]) == 0
+    assert not list(tmp_path.glob(".samples.npy.*.tmp"))
 
 
 @pytest.mark.parametrize("name", [store.CHECKPOINT, store.SETTINGS, "new.npy"])
@@ -527,7 +579,114 @@ def test_a_stalled_download_stops_with_one_line_and_leaves_nothing(tmp_path, mon
 def test_a_truncated_history_is_repaired(small_vae, tmp_path):
     run = _copy(small_vae, tmp_path)
     (run / store.HISTORY).write_text('{"epochs": [{"epo')
-    assert not store.finished(run)
+    assert store.finished(run)  # the checkpoint, written first, says so
     assert main(["train", "vae", *TINY, "--out", str(run)]) == 0
     assert store.finished(run)
     assert json.loads((run / store.HISTORY).read_text())["epochs"][0]["epoch"] == 1
+
+
+def _nodes(tmp_path):
+    """Existing paths that are not regular files: writing --out there must never replace them."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "to-pipe"
+    link.symlink_to(fifo)
+    to_file = tmp_path / "to-file.npy"
+    (tmp_path / "real.npy").write_bytes(b"kept")
+    to_file.symlink_to(tmp_path / "real.npy")
+    return {"/dev/null": (Path("/dev/null"), "a device"), "FIFO": (fifo, "a FIFO"),
+            "link to a FIFO": (link, "a link"), "link to a file": (to_file, "a link")}
+
+
+def test_out_onto_a_device_fifo_or_link_is_refused_and_left_as_it_was(small_vae, tmp_path,
+                                                                      capsys):
+    for name, (path, kind) in _nodes(tmp_path).items():
+        before = path.lstat()
+        assert main(["sample", "vae", "--run", str(small_vae), "--n", "3", "--out",
+                     str(path)]) == 1, name
+        one_line_error(capsys, str(path), f"is {kind}, not a regular file")
+        after = path.lstat()
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), name
+    assert (tmp_path / "real.npy").read_bytes() == b"kept"
+
+
+def test_the_store_never_replaces_a_node_that_is_not_a_file(tmp_path):
+    for name, (path, kind) in _nodes(tmp_path).items():
+        before = path.lstat()
+        with pytest.raises(store.CheckpointError, match=f"is {kind}, not a regular file"):
+            store.atomic_write(path, lambda file: file.write(b"x"))
+        assert path.lstat().st_ino == before.st_ino, name
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_live_writers_temporary_file_is_kept_and_a_dead_ones_removed(tmp_path):
+    target = tmp_path / "out.npy"
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f".out.npy.{writer.pid}.abc.tmp"
+        live.write_bytes(b"being written")
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        orphan = tmp_path / f".out.npy.{dead.pid}.def.tmp"
+        orphan.write_bytes(b"left by a kill")
+        store.atomic_write(target, lambda file: file.write(b"new"))
+        assert live.exists() and not orphan.exists() and target.read_bytes() == b"new"
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def _while_first_epoch(folder, job):
+    """Wait until ``job`` trains ``folder``'s first epoch: settings written, no checkpoint."""
+    deadline = time.time() + 300
+    while time.time() < deadline and job.poll() is None:
+        if (folder / store.SETTINGS).exists() and not (folder / store.CHECKPOINT).exists():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the training never reached its first epoch")
+
+
+def test_ctrl_c_in_the_first_epoch_says_no_epoch_was_kept(tmp_path):
+    folder = tmp_path / "run"
+    job = _cli("train", "vae", "--profile", "smoke", "--epochs", "5", "--quiet", "--out",
+               str(folder))
+    _while_first_epoch(folder, job)
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: no epoch was complete, so {folder} holds no checkpoint; run the same "
+        "command to start again")
+    assert not (folder / store.CHECKPOINT).exists()
+
+
+def test_a_run_another_process_is_training_is_reported_as_such_not_as_damaged(tmp_path,
+                                                                               capsys):
+    folder = tmp_path / "run"
+    job = _cli("train", "vae", "--profile", "smoke", "--epochs", "5", "--quiet", "--out",
+               str(folder))
+    try:
+        _while_first_epoch(folder, job)
+        assert main(["sample", "vae", "--run", str(folder), "--n", "3", "--out",
+                     str(tmp_path / "s.npy")]) == 1
+        err = one_line_error(capsys, str(folder), f"being trained by process {job.pid}")
+        assert "delete" not in err and "unreadable" not in err
+    finally:
+        job.kill()
+        job.communicate()
+
+
+def test_ctrl_c_while_evaluate_trains_the_classifier_says_what_it_kept(tmp_path):
+    reference = evaluation.REFERENCE
+    folder = reference.folder(reference.settings("default", dataset="mnist"))
+    if store.finished(folder):
+        pytest.skip("the default classifier is already trained in this run store")
+    generator = tmp_path / "gan"  # its samples are scored in the classifier's features
+    assert main(["train", "gan", *TINY, "--out", str(generator)]) == 0
+    job = _cli("evaluate", "--run", str(generator), "--split", "val", "--images", "20")
+    _while_first_epoch(folder, job)
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith(f"interrupted: no epoch was complete, so "
+                                                   f"{folder} holds no checkpoint")
