@@ -209,7 +209,7 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
                                                    f"{name} cell {i}", built["commit"]))
         elif cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
-            if cell is not None and cell.get("id") == setup.get("id"):
+            if cell.get("id") == setup.get("id"):
                 cell["source"] = _lines(cell_text(cell).replace(UNPINNED, pinned))
             if is_hidden(cell) or FOLDED in cell.get("metadata", {}).get("tags", []):
                 text = cell_text(cell)
@@ -222,8 +222,9 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
     intro = (f"*The reader's copy of `notebooks/{name}.ipynb`, for Colab and Jupyter.* The "
              f"numbers in its text are the website's, computed by its build on {built['date']} "
              f"on {built['machine']} in the `default` profile, with the code of commit "
-             f"`{built['commit'][:12]}`, which the set-up cell installs. Run the cells to compute your "
-             "own: they can differ a little on another machine, and a sentence your numbers "
+             f"`{built['commit'][:12]}`, which the set-up cell installs. Run the cells to "
+             "compute your own: they can differ a little on another machine, and a sentence "
+             "your numbers "
              "do not bear out prints one line and the notebook goes on. Cells titled *The "
              "numbers the text below quotes* are folded; they keep the website's text honest.")
     cells.insert(0, {"cell_type": "markdown", "id": "reader-note", "metadata": {},
