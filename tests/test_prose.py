@@ -24,7 +24,7 @@ COMMON = {"0", "1", "2", "3", "4", "5", "10", "28", "784", "10 000", "10,000", "
 
 CONSTANTS = {
     "00_data_tour": {"55 000", "5 000", "1 000"},
-    "01_denoising_autoencoder": {"3 dB"},
+    "01_denoising_autoencoder": {"3 dB", "0.25", "0.8"},
     "02_variational_autoencoder": {"0.3", "50", "20", "8", "0.5 nats", "7"},
     "03_generative_adversarial_network": {"128", "8", "2000", "0.999", "50", "0.9", "0.75",
                                           "0.25", "25", "7", "400", "6", "100 %", "512"},
