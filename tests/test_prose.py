@@ -98,6 +98,6 @@ def test_a_model_chapter_shows_its_networks_and_makes_the_student_write_code(cha
     todo = [c for c in later if c["cell_type"] == "code"
             and "raise NotImplementedError" in "".join(c["source"])]
     solved = [c for c in later if c["cell_type"] == "code"
-              and "hide-input" in c.get("metadata", {}).get("tags", [])
+              and "hide-cell" in c.get("metadata", {}).get("tags", [])
               and "assert exercise.check(" in "".join(c["source"])]
     assert todo and solved, f"{chapter} has no exercise with code to complete and a solution"

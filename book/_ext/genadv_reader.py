@@ -8,7 +8,7 @@ every chapter ``notebooks/NAME.ipynb`` has a reader's copy ``reader/NAME.ipynb``
   the website formats it, and each ``{cite}`` role by its authors and year;
 - each ``:::{admonition}`` (the exercises' solutions) a folded ``<details>`` block;
 - the code cells as they are, without outputs; the cells the website hides (tag
-  ``remove-cell``: the glue and the claims' checks) and folds (``hide-input``: the exercises'
+  ``remove-cell``: the glue and the claims' checks) and folds (``hide-cell``: the exercises'
   solutions) folded, in Colab by a ``#@title`` form;
 - the set-up cell installing the package at the commit the numbers came from;
 - a first cell saying where the numbers come from, and a last one listing the works cited.
@@ -53,7 +53,7 @@ BUILD_INFO = "genadv-build.json"  # beside a build's executed notebooks: see rec
 DECIDING = ("genadv_utils", "notebooks", "pyproject.toml")  # what the numbers' commit must hold
 UNPINNED = 'COMMIT = "main"  # a reader\'s copy names the commit its numbers came from'
 HIDDEN = "remove-cell"
-FOLDED = "hide-input"  # a code cell the website shows folded: an exercise's solution
+FOLDED = "hide-cell"  # a code cell the website folds, output too: an exercise's solution
 METADATA = "genadv_reader"
 
 GLUE = re.compile(r"\{glue:text\}`([^`]+)`")
