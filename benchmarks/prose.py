@@ -21,21 +21,22 @@ LIMITS = {"words": 2500, "paragraph": 200, "sentence": 50}
 """At most this many words before the exercises, in one paragraph, in one sentence."""
 
 
-def _plain(markdown: str) -> str:
+def strip(markdown: str, math: str = "MATH", role: str = "ROLE") -> str:
+    """``markdown`` without comments, folded solutions, code blocks and display math; inline math
+    and roles (glued numbers, citations) replaced by ``math`` and ``role``, links by their text."""
     text = re.sub(r"<!--.*?-->", "", markdown, flags=re.S)
     text = re.sub(r":::\{admonition\}.*?\n:::", "", text, flags=re.S)
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
-    text = re.sub(r"\$[^$\n]+\$", "MATH", text)
-    text = re.sub(r"\{[a-z:]+\}`[^`]*`", "ROLE", text)
-    text = re.sub(r"\]\([^)]*\)", "]", text)
-    return text
+    text = re.sub(r"\$[^$]+\$", math, text)
+    text = re.sub(r"\{[a-z:]+\}`[^`]*`", role, text)
+    return re.sub(r"\]\([^)]*\)", "]", text)
 
 
 def paragraphs(markdown: str) -> list[str]:
     """The paragraphs and list items of one Markdown cell, headings left out."""
     found = []
-    for block in re.split(r"\n\s*\n", _plain(markdown)):
+    for block in re.split(r"\n\s*\n", strip(markdown)):
         for item in re.split(r"\n(?=\s*(?:[-*]|\d+\.) )", block):
             item = " ".join(line for line in item.splitlines()
                             if not line.lstrip().startswith(("#", "|")))
