@@ -26,8 +26,8 @@ from .data import DataCorruptError, DataNotFoundError, load_splits, supported_da
 from .evaluation import REFERENCE, SPLITS, evaluate, load_run
 from .metrics import apply_in_batches, sample_in_batches
 from .runtime import PROFILES, pick_device
-from .store import (CHECKPOINT, HISTORY, SETTINGS, CheckpointError, atomic_write, finished,
-                    node_kind)
+from .files import atomic_write, node_kind
+from .store import CHECKPOINT, HISTORY, SETTINGS, CheckpointError, finished
 from .training import NonFiniteLossError
 
 

@@ -47,8 +47,8 @@ ROLES: dict[str, str] = {
     "training": WEIGHTS, "data": WEIGHTS, "runtime": WEIGHTS,
     "metrics": MEASURES, "evaluation": MEASURES, "pca": MEASURES, "latent": MEASURES,
     "plotting": SHOWS, "display": SHOWS, "live": SHOWS, "book": SHOWS, "exercise": SHOWS,
-    "store": PLUMBING, "keys": PLUMBING, "registry": PLUMBING, "__main__": PLUMBING,
-    "__init__": PLUMBING,
+    "store": PLUMBING, "files": PLUMBING, "keys": PLUMBING, "registry": PLUMBING,
+    "__main__": PLUMBING, "__init__": PLUMBING,
 }
 """The role of every package module: the one table every key is derived from."""
 

@@ -18,6 +18,7 @@ import torch
 
 from genadv_utils import dae, data, evaluation, store, training, vae
 from genadv_utils.__main__ import main
+from test_files import _nodes
 
 TINY = ["--profile", "smoke", "--epochs", "1", "--quiet"]
 ENV = {**os.environ, "GENADV_PROGRESS": "off", "PYTHONUNBUFFERED": "1"}
@@ -585,19 +586,6 @@ def test_a_truncated_history_is_repaired(small_vae, tmp_path):
     assert json.loads((run / store.HISTORY).read_text())["epochs"][0]["epoch"] == 1
 
 
-def _nodes(tmp_path):
-    """Existing paths that are not regular files: writing --out there must never replace them."""
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    link = tmp_path / "to-pipe"
-    link.symlink_to(fifo)
-    to_file = tmp_path / "to-file.npy"
-    (tmp_path / "real.npy").write_bytes(b"kept")
-    to_file.symlink_to(tmp_path / "real.npy")
-    return {"/dev/null": (Path("/dev/null"), "a device"), "FIFO": (fifo, "a FIFO"),
-            "link to a FIFO": (link, "a link"), "link to a file": (to_file, "a link")}
-
-
 def test_out_onto_a_device_fifo_or_link_is_refused_and_left_as_it_was(small_vae, tmp_path,
                                                                       capsys):
     for name, (path, kind) in _nodes(tmp_path).items():
@@ -608,32 +596,6 @@ def test_out_onto_a_device_fifo_or_link_is_refused_and_left_as_it_was(small_vae,
         after = path.lstat()
         assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), name
     assert (tmp_path / "real.npy").read_bytes() == b"kept"
-
-
-def test_the_store_never_replaces_a_node_that_is_not_a_file(tmp_path):
-    for name, (path, kind) in _nodes(tmp_path).items():
-        before = path.lstat()
-        with pytest.raises(store.CheckpointError, match=f"is {kind}, not a regular file"):
-            store.atomic_write(path, lambda file: file.write(b"x"))
-        assert path.lstat().st_ino == before.st_ino, name
-    assert not list(tmp_path.glob(".*.tmp"))
-
-
-def test_a_live_writers_temporary_file_is_kept_and_a_dead_ones_removed(tmp_path):
-    target = tmp_path / "out.npy"
-    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        live = tmp_path / f".out.npy.{writer.pid}.abc.tmp"
-        live.write_bytes(b"being written")
-        dead = subprocess.Popen([sys.executable, "-c", "pass"])
-        dead.wait()
-        orphan = tmp_path / f".out.npy.{dead.pid}.def.tmp"
-        orphan.write_bytes(b"left by a kill")
-        store.atomic_write(target, lambda file: file.write(b"new"))
-        assert live.exists() and not orphan.exists() and target.read_bytes() == b"new"
-    finally:
-        writer.kill()
-        writer.wait()
 
 
 def _while_first_epoch(folder, job):

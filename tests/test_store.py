@@ -31,23 +31,3 @@ def test_run_folders_are_named_after_their_settings(tmp_path):
     assert a != store.run_folder("dae", {"epochs": 2}, "code", root=tmp_path)
     assert a != store.run_folder("dae", {"epochs": 1}, "other code", root=tmp_path)
     assert a.parent == tmp_path and a.name.startswith("dae-")
-
-
-def test_written_files_follow_the_umask_and_an_overwritten_file_keeps_its_mode(tmp_path):
-    """A lab server's shared run store stays readable to the group; an output a user made
-    0644 stays 0644 (the temporary file would be 0600)."""
-    import os
-    import stat
-
-    old = os.umask(0o022)
-    try:
-        fresh = tmp_path / "fresh.json"
-        store.atomic_write(fresh, lambda f: f.write(b"{}"))
-        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
-        kept = tmp_path / "kept.npy"
-        kept.write_bytes(b"old")
-        kept.chmod(0o640)
-        store.atomic_write(kept, lambda f: f.write(b"new"))
-        assert kept.read_bytes() == b"new" and stat.S_IMODE(kept.stat().st_mode) == 0o640
-    finally:
-        os.umask(old)

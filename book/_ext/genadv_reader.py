@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:  # this checkout's package, not another one's that
     sys.path.insert(0, str(ROOT))
 
 from genadv_utils.keys import cell_text, chapter_key  # noqa: E402
-from genadv_utils.store import atomic_write  # noqa: E402
+from genadv_utils.files import atomic_write  # noqa: E402
 
 SOURCES = ROOT / "notebooks"
 READER = ROOT / "reader"
@@ -68,7 +68,7 @@ def repository() -> str:
     """The project's public address, from the book's configuration (its one source)."""
     import yaml
 
-    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    return yaml.safe_load((SOURCES.parent / "_config.yml").read_text())["repository"]["url"]
 
 
 class ReaderError(RuntimeError):
@@ -174,7 +174,7 @@ def plain_markdown(text: str, values: Mapping[str, str], cited: Mapping[str, str
 
     def link(match: re.Match) -> str:
         path = match.group(1)
-        if commit is None or not (ROOT / path.rstrip("/")).exists():
+        if commit is None or not (SOURCES.parent / path.rstrip("/")).exists():
             return match.group(0)
         return f"[`{path}`]({repository()}/blob/{commit}/{path.rstrip('/')})"
 
@@ -244,7 +244,7 @@ def reader_notebook(source: Mapping[str, Any], values: Mapping[str, str], *, nam
 
 def write(path: Path, notebook: Mapping[str, Any]) -> None:
     """As the project's notebooks are written: one-space indent, UTF-8, a final newline; all at
-    once or not at all (:func:`genadv_utils.store.atomic_write`)."""
+    once or not at all (:func:`genadv_utils.files.atomic_write`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
     atomic_write(path, lambda file: file.write(text.encode()))
