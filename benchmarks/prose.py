@@ -46,7 +46,7 @@ def paragraphs(markdown: str) -> list[str]:
 
 
 def sentences(paragraph: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])[)\"”*]*\s+(?=[A-Z(\"“*$])", paragraph) if s.strip()]
+    return [s for s in re.split(r"(?<=[.!?])[)\"”*]*\s+(?=[A-Z0-9(\"“*$])", paragraph) if s.strip()]
 
 
 def words(text: str) -> int:

@@ -77,6 +77,16 @@ def test_a_chapter_is_short_enough_to_read(chapter):
     assert not over, f"{chapter} is over its limits {reading.LIMITS}: {over}"
 
 
+@pytest.mark.parametrize("chapter", sorted(CONSTANTS))
+def test_the_reader_copy_is_short_enough_to_read(chapter):
+    """The same limits on the copy a Colab reader reads: numbers and citations written out, the
+    note on where its numbers come from and the folded solutions included."""
+    measured = reading.measure(ROOT / f"reader/{chapter}.ipynb")
+    over = {what: measured[what] for what, limit in reading.LIMITS.items()
+            if measured[what] > limit}
+    assert not over, f"reader/{chapter}.ipynb is over its limits {reading.LIMITS}: {over}"
+
+
 @pytest.mark.parametrize("chapter", ["01_denoising_autoencoder", "02_variational_autoencoder",
                                      "03_generative_adversarial_network", "04_vae_gan"])
 def test_a_model_chapter_shows_its_networks_and_makes_the_student_write_code(chapter):
