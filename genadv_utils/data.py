@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from torchvision import datasets
+from torchvision.datasets import mnist
 
 from .runtime import resolve_folder
 
@@ -158,18 +159,28 @@ DOWNLOAD_TIMEOUT = 30.0
 """Seconds a download may wait for the server to answer before it gives up."""
 
 
+def _download(cls: type[datasets.MNIST], root: Path) -> None:
+    """torchvision's download of ``cls``'s raw idx files into ``root/<cls>/raw`` (nothing if
+    they are there). Not its constructor: that loads legacy ``processed/*.pt`` files first,
+    when present, instead of the raw files :func:`verify` checks."""
+    dataset = cls.__new__(cls)
+    dataset.root = str(root)
+    dataset.download()
+
+
 def _read(name: str, root: Path, train: bool) -> ImageSet:
-    """One official split as float images in [0, 1], downloading it if it is absent. A failed
-    or stalled download (:data:`DOWNLOAD_TIMEOUT`) stops with one line naming the dataset, the
-    address and what to do, and leaves behind no folder or file it made."""
+    """One official split as float images in [0, 1], read from its raw idx files and
+    downloading them if they are absent. A failed or stalled download
+    (:data:`DOWNLOAD_TIMEOUT`) stops with one line naming the dataset, the address and what to
+    do, and leaves behind no folder or file it made."""
     cls = _dataset_class(name)
     folder = root / cls.__name__ / "raw"
-    created = [p for p in (root, root / cls.__name__, folder) if not p.exists()]
+    created = [p for p in (*reversed(folder.parents), folder) if not p.exists()]
     before = set(folder.iterdir()) if folder.is_dir() else set()
     timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # torchvision's download sets none of its own
     try:
-        ds = cls(root=str(root), train=train, download=True)
+        _download(cls, root)
     except (OSError, RuntimeError) as err:  # URLError and a timeout are OSErrors
         for path in (set(folder.iterdir()) if folder.is_dir() else set()) - before:
             with contextlib.suppress(OSError):
@@ -185,8 +196,10 @@ def _read(name: str, root: Path, train: bool) -> ImageSet:
         ) from None
     finally:
         socket.setdefaulttimeout(timeout)
-    images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
-    return ImageSet(images, ds.targets.to(torch.long))
+    prefix = "train" if train else "t10k"
+    images = mnist.read_image_file(str(folder / f"{prefix}-images-idx3-ubyte"))  # (N, 28, 28)
+    labels = mnist.read_label_file(str(folder / f"{prefix}-labels-idx1-ubyte"))
+    return ImageSet(images.unsqueeze(1).to(torch.float32).div_(255.0), labels.to(torch.long))
 
 
 def load_splits(name: str = "mnist", root: str | os.PathLike[str] | None = None,

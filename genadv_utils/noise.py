@@ -22,7 +22,7 @@ Noise = Callable[[torch.Tensor, float, "torch.Generator | None"], torch.Tensor]
 def _check(images: torch.Tensor, level: float, name: str, upper: float | None) -> None:
     if not torch.is_floating_point(images):
         raise TypeError(f"images must be floats in [0, 1], got {images.dtype}")
-    if level < 0 or (upper is not None and level > upper):
+    if not level >= 0 or (upper is not None and not level <= upper):  # nan is neither
         bound = f"between 0 and {upper}" if upper is not None else "non-negative"
         raise ValueError(f"{name} must be {bound}, got {level}")
 

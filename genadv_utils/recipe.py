@@ -10,6 +10,7 @@ recipes. A chapter module imports what it needs of the plumbing from here (the t
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -25,17 +26,47 @@ from .runtime import fused_adam, place, profile_name, seed_everything
 from .store import History, load_weights, read_settings, run_folder
 from .training import Render, Step, TrainState, Validate, train_or_load
 
-__all__ = ["Recipe", "Trained", "check_settings", "Render", "Splits", "Step", "TrainState",
+__all__ = ["Recipe", "Trained", "check_settings", "check_types", "Render", "Splits", "Step", "TrainState",
            "Validate"]
 
 Device = torch.device | str | None  # None: the CPU (or, for train, the splits' device)
 MAX_MINUTES = 7 * 24 * 60
 
 
+TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool,
+                                            "str": str}
+"""What a settings field of each annotated type accepts (a ``float`` field also takes an int)."""
+
+
+def check_types(settings: Any) -> None:
+    """Each field of a settings dataclass holds its annotated type (``int``, ``float``,
+    ``bool``, ``str``, or ``… | None``): ``True`` is no number, ``1.5`` and ``"3"`` are no int,
+    and a float must be finite. One line names the field; an int given to a float field is
+    stored as a float, so ``gamma=0`` and ``gamma=0.0`` name the same run."""
+    for field in fields(settings):
+        annotation = getattr(field.type, "__name__", str(field.type))  # "int", "int | None"
+        value, kinds = getattr(settings, field.name), annotation.replace(" ", "").split("|")
+        if (value is None and "None" in kinds) or not set(kinds) <= {*TYPES, "None"}:
+            continue  # another annotation: not checked here
+        wanted = [k for k in kinds if k != "None"]
+        if not any(isinstance(value, TYPES[k]) and (k == "bool" or not isinstance(value, bool))
+                   for k in wanted):
+            expected = " or ".join(wanted + ["None"] * ("None" in kinds))
+            raise TypeError(f"{type(settings).__name__}.{field.name} must be {expected}, got "
+                            f"{value!r} ({type(value).__name__})")
+        if "float" in wanted and not isinstance(value, bool) and isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                raise ValueError(f"{type(settings).__name__}.{field.name} must be a finite "
+                                 f"number, got {value!r}")
+            object.__setattr__(settings, field.name, float(value))
+
+
 def check_settings(settings: Any, *positive: str) -> None:
-    """Shared checks of a settings dataclass: the ``positive`` fields, the epochs, the batch
-    size and every learning rate (``lr``, ``lr_*``) must be positive; ``lr_decay`` (if any) in
-    (0, 1]; Adam's ``beta1`` and a weight average's ``average_decay`` (if any) in [0, 1)."""
+    """Shared checks of a settings dataclass: every field of its type (:func:`check_types`);
+    the ``positive`` fields, the epochs, the batch size and every learning rate (``lr``,
+    ``lr_*``) positive; ``lr_decay`` (if any) in (0, 1]; Adam's ``beta1`` and a weight
+    average's ``average_decay`` (if any) in [0, 1)."""
+    check_types(settings)
     rates = [f.name for f in fields(settings) if f.name == "lr"
              or (f.name.startswith("lr_") and f.name != "lr_decay")]
     for name in (*positive, "epochs", "batch_size", *rates):

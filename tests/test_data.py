@@ -57,6 +57,29 @@ def test_missing_data_without_network_names_the_folder(tmp_path, monkeypatch):
     assert not (tmp_path / "empty").exists()  # no stray empty folders are left behind
 
 
+def test_a_failed_lookup_removes_every_folder_it_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    with pytest.raises(data.DataNotFoundError):
+        data.load_splits("mnist", root=tmp_path / "a" / "b" / "c")
+    assert list(tmp_path.iterdir()) == []  # not even the parents of the data folder
+
+
+def test_legacy_processed_files_are_ignored_for_the_verified_raw_files(mnist, tmp_path):
+    # torchvision's constructor would load processed/*.pt before the raw files: all zeros here
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data.RAW_FILES["mnist"]:
+        (raw / name).symlink_to(data.data_root() / "MNIST" / "raw" / name)
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir()
+    for name, n in (("training.pt", 60_000), ("test.pt", 10_000)):
+        torch.save((torch.zeros(n, 28, 28, dtype=torch.uint8), torch.zeros(n, dtype=torch.long)),
+                   processed / name)
+    loaded = data.load_splits("mnist", root=tmp_path)
+    assert torch.equal(loaded.train.images, mnist.train.images)
+    assert torch.equal(loaded.test.labels, mnist.test.labels)
+
+
 def test_data_root_order(monkeypatch, tmp_path):
     monkeypatch.setenv("GENADV_DATA", str(tmp_path / "env"))
     assert data.data_root(tmp_path / "arg") == tmp_path / "arg"

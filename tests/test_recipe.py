@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from genadv_utils import data, gan, recipe, runtime, vae
+from genadv_utils import dae, data, gan, recipe, runtime, vae
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,27 @@ def test_settings_are_the_defaults_then_the_profile_then_the_overrides():
         gan.settings("smoke", epoch=3)
     with pytest.raises(TypeError, match="expected GANSettings"):
         gan.train(vae.settings("smoke"))
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("epochs", "3", "must be int, got '3'"), ("epochs", 1.5, "must be int, got 1.5"),
+    ("epochs", True, "must be int, got True"), ("batch_size", 64.5, "must be int"),
+    ("lr_generator", "0.1", "must be float, got '0.1'"), ("refine", 1, "must be bool"),
+    ("train_size", 2.0, "must be int or None"), ("dataset", None, "must be str"),
+])
+def test_settings_are_checked_by_type_naming_the_field(field, value, expected):
+    with pytest.raises(TypeError, match=f"GANSettings.{field} {expected}") as caught:
+        gan.settings("smoke", **{field: value})
+    assert "\n" not in str(caught.value)
+
+
+def test_a_float_field_takes_an_int_as_the_same_float_and_refuses_nan(tmp_path):
+    assert gan.settings("smoke", r1_gamma=0) == gan.settings("smoke", r1_gamma=0.0)
+    assert isinstance(gan.settings("smoke", r1_gamma=0).r1_gamma, float)
+    with pytest.raises(ValueError, match="GANSettings.r1_gamma must be a finite number"):
+        gan.settings("smoke", r1_gamma=float("nan"))
+    with pytest.raises(ValueError, match="finite"):
+        dae.settings("smoke", level=float("inf"))
 
 
 def test_start_seeds_builds_and_places_with_the_faster_kernels():
