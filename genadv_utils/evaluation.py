@@ -104,7 +104,7 @@ def evaluate_vae(trained: Trained, splits: Splits, *, split: str, samples: int =
     def compute() -> dict[str, Any]:
         seed_everything(EVALUATION_SEED)
         elbo = negative_elbo(model, images)
-        iw = metrics.importance_weighted_nll(model, images, samples=samples)
+        iw = metrics.importance_weighted_nll(model, images, samples=samples, progress=True)
         return {**elbo, "iw_nll": iw}
 
     key = {"metric": "likelihood", "samples": samples, "split": split, "images": len(images),
@@ -286,8 +286,9 @@ def sanity_checks(classifier: Trained, splits: Splits, *, split: str, n: int = 1
     net = classifier.model.to(test.images.device).eval()
 
     def compute() -> dict[str, Any]:
-        return {name: metrics.sample_quality(net, images, test.images)
-                for name, images in sanity_sets(splits, n).items()}
+        sets = sanity_sets(splits, n)
+        return {name: metrics.sample_quality(net, sets[name], test.images)
+                for name in metrics.with_bar(list(sets), "sanity checks", True)}
 
     key = {"metric": "sanity", "n": n, "split": split, "images": len(test),
            "seed": EVALUATION_SEED,

@@ -20,6 +20,7 @@ import torch
 from .blocks import in_batches
 from .losses import bernoulli_nll, gaussian_kl, gaussian_log_density
 from .noise import corrupt, seeded
+from .training import progress_mode
 
 Denoiser = Callable[[torch.Tensor], torch.Tensor]
 
@@ -54,12 +55,18 @@ def sample_in_batches(model: torch.nn.Module, n: int, generator: torch.Generator
     throughout, so the draw depends only on its seed), with a progress bar if asked."""
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="sampling", unit="batch")
+    starts = with_bar(range(0, n, batch_size), "sampling", progress)
     return torch.cat([model.sample(min(batch_size, n - i), generator) for i in starts])
+
+
+def with_bar(items: Any, desc: str, progress: bool | str) -> Any:
+    """``items``, behind a progress bar when ``progress`` (``True``: ``$GENADV_PROGRESS``)
+    asks for a bar; a measurement prints nothing in the ``epochs`` and ``off`` modes."""
+    if progress_mode(progress) != "bar":
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="batch", mininterval=1.0, dynamic_ncols=True)
 
 
 def residual_by_class(estimate: torch.Tensor, clean: torch.Tensor,
@@ -92,18 +99,18 @@ def noise_sweep(denoisers: dict[str, Denoiser], clean: torch.Tensor, kind: str,
 
 @torch.no_grad()
 def importance_weighted_nll(model: torch.nn.Module, images: torch.Tensor, samples: int = 100,
-                            batch_size: int = 25) -> float:
+                            batch_size: int = 25, progress: bool | str = False) -> float:
     r"""An estimate of $-\log p_\theta(x)$ in nats per image (Burda et al.'s bound):
 
     $$-\log p(x) \approx -\log \frac{1}{K} \sum_{k=1}^{K}
       \frac{p_\theta(x \mid z_k)\, p(z_k)}{q_\phi(z_k \mid x)}, \quad z_k \sim q_\phi(z \mid x),$$
 
     tighter than the negative ELBO (the case $K = 1$) and equal to $-\log p(x)$ as
-    $K \to \infty$."""
+    $K \to \infty$. ``progress``: a bar over the batches (:func:`with_bar`)."""
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
     total = 0.0
-    for i in range(0, len(images), batch_size):
+    for i in with_bar(range(0, len(images), batch_size), f"IW bound, K = {samples}", progress):
         x = images[i:i + batch_size]
         mu, logvar = model.encode(x)
         z = mu + (0.5 * logvar).exp() * torch.randn((samples, *mu.shape), device=mu.device)

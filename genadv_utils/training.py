@@ -158,7 +158,9 @@ def _check_finite(numbers: Mapping[str, float], epoch: int, where: str,
             f"{epoch}, {where}. Try a lower learning rate or check the inputs.{kept}")
 
 
-def _progress_mode(progress: bool | str) -> str:
+def progress_mode(progress: bool | str) -> str:
+    """``progress`` as one of :data:`PROGRESS_MODES` (``True``: ``$GENADV_PROGRESS``, default
+    ``bar``; ``False``: ``off``)."""
     if progress is False:
         return "off"
     mode = os.environ.get(PROGRESS_ENV, "bar") if progress is True else progress
@@ -198,7 +200,7 @@ def fit(state: TrainState, step: Step, batches: Batches, *, epochs: int,
     rendered before training, ``snapshots_in_first_epoch`` times during the first epoch and
     after every epoch, into ``history.snapshots``.
     """
-    mode = _progress_mode(progress)
+    mode = progress_mode(progress)
     if epochs <= 0:
         raise ValueError(f"epochs must be positive, got {epochs}")
     folder = Path(run_dir) if run_dir is not None else None

@@ -47,6 +47,21 @@ def test_importance_weighting_tightens_the_bound(tiny_vae):
         metrics.importance_weighted_nll(trained.model, x, samples=0)
 
 
+def test_the_bound_shows_a_bar_only_where_asked_and_the_same_number(tiny_vae, capsys,
+                                                                    monkeypatch):
+    trained, splits = tiny_vae
+    x = splits.test.images[:100]
+    runtime.seed_everything(2)
+    silent = metrics.importance_weighted_nll(trained.model, x, samples=5)
+    assert capsys.readouterr().err == ""
+    runtime.seed_everything(2)
+    shown = metrics.importance_weighted_nll(trained.model, x, samples=5, progress="bar")
+    assert shown == silent and "IW bound, K = 5" in capsys.readouterr().err
+    monkeypatch.setenv("GENADV_PROGRESS", "epochs")  # the website's build: no bar
+    metrics.importance_weighted_nll(trained.model, x, samples=5, progress=True)
+    assert capsys.readouterr().err == ""
+
+
 def test_load_vae_restores_the_trained_model(tiny_vae):
     trained, _ = tiny_vae
     loaded = vae.load(trained.folder, device="cpu")
