@@ -7,7 +7,7 @@ as it stands, which is what a run of that many epochs would be (the learning-rat
 the weight average's refresh are per epoch). Samples: ``--samples`` (5k, the same for every
 epoch) against the 5k validation images in the evaluation classifier's features; an
 autoencoder's reconstructions of the validation images too. Prints one table per seed and the
-mean over the seeds, each epoch's seconds beside it.
+mean over the seeds, with the training seconds a run of that many epochs took.
 
     GENADV_DATA=../shared/data python benchmarks/epochs.py vaegan --seeds 3
     GENADV_DATA=../shared/data python benchmarks/epochs.py gan --seeds 3 --from 2
@@ -89,7 +89,8 @@ def table(rows: list[dict[str, float]], title: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=sorted(registry.RECIPES), help="the recipe")
+    parser.add_argument("name", choices=["gan", "vaegan"],
+                        help="the recipe (the generators: their samples are what is scored)")
     parser.add_argument("--first", action="store_true",
                         help="the GAN's first recipe, chapter 3's plain DCGAN (gan.FIRST_RECIPE)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
@@ -101,6 +102,8 @@ def main() -> None:
                         help="scored on (default val: this chooses epochs)")
     parser.add_argument("--dataset", default="mnist")
     args = parser.parse_args()
+    if min(args.seeds, args.start, args.samples, args.epochs or 1) < 1:
+        parser.error("--seeds, --from, --samples and --epochs must be at least 1")
     if args.first and args.name != "gan":
         parser.error("--first is the GAN's plain DCGAN: use it with gan")
     changes: dict[str, Any] = {"dataset": args.dataset, **(gan.FIRST_RECIPE if args.first else {})}

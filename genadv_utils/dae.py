@@ -68,8 +68,8 @@ class DAESettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        noise.corrupt(torch.zeros(1), self.noise, self.level)  # checks the noise and level
         check_settings(self, "code_size", "width")
+        noise.corrupt(torch.zeros(1), self.noise, self.level)  # checks the noise and level
 
 
 PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "train_size": 4000}}

@@ -196,6 +196,7 @@ def _read(name: str, root: Path, train: bool) -> ImageSet:
         ) from None
     finally:
         socket.setdefaulttimeout(timeout)
+    verify(name, root)  # a file just downloaded, before it is parsed
     prefix = "train" if train else "t10k"
     images = mnist.read_image_file(str(folder / f"{prefix}-images-idx3-ubyte"))  # (N, 28, 28)
     labels = mnist.read_label_file(str(folder / f"{prefix}-labels-idx1-ubyte"))

@@ -288,7 +288,7 @@ def sanity_checks(classifier: Trained, splits: Splits, *, split: str, n: int = 1
     def compute() -> dict[str, Any]:
         sets = sanity_sets(splits, n)
         return {name: metrics.sample_quality(net, sets[name], test.images)
-                for name in metrics.with_bar(list(sets), "sanity checks", True)}
+                for name in metrics.with_bar(list(sets), "sanity checks", True, unit="set")}
 
     key = {"metric": "sanity", "n": n, "split": split, "images": len(test),
            "seed": EVALUATION_SEED,

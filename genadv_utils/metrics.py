@@ -50,7 +50,7 @@ def apply_in_batches(model: Denoiser, images: torch.Tensor, batch_size: int = 10
 
 @torch.no_grad()
 def sample_in_batches(model: torch.nn.Module, n: int, generator: torch.Generator | None = None,
-                      batch_size: int = 1000, progress: bool = False) -> torch.Tensor:
+                      batch_size: int = 1000, progress: bool | str = False) -> torch.Tensor:
     """``n`` images from ``model.sample`` drawn ``batch_size`` at a time (one ``generator``
     throughout, so the draw depends only on its seed), with a progress bar if asked."""
     if n < 1:
@@ -59,14 +59,16 @@ def sample_in_batches(model: torch.nn.Module, n: int, generator: torch.Generator
     return torch.cat([model.sample(min(batch_size, n - i), generator) for i in starts])
 
 
-def with_bar(items: Any, desc: str, progress: bool | str) -> Any:
+def with_bar(items: Any, desc: str, progress: bool | str, unit: str = "batch") -> Any:
     """``items``, behind a progress bar when ``progress`` (``True``: ``$GENADV_PROGRESS``)
     asks for a bar; a measurement prints nothing in the ``epochs`` and ``off`` modes."""
     if progress_mode(progress) != "bar":
-        return items
+        yield from items
+        return
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, unit="batch", mininterval=1.0, dynamic_ncols=True)
+    with tqdm(items, desc=desc, unit=unit, mininterval=1.0, dynamic_ncols=True) as bar:
+        yield from bar
 
 
 def residual_by_class(estimate: torch.Tensor, clean: torch.Tensor,

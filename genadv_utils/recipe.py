@@ -55,10 +55,14 @@ def check_types(settings: Any) -> None:
             raise TypeError(f"{type(settings).__name__}.{field.name} must be {expected}, got "
                             f"{value!r} ({type(value).__name__})")
         if "float" in wanted and not isinstance(value, bool) and isinstance(value, (int, float)):
-            if not math.isfinite(value):
+            try:
+                number = float(value)  # an int too large for a float overflows here
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
                 raise ValueError(f"{type(settings).__name__}.{field.name} must be a finite "
                                  f"number, got {value!r}")
-            object.__setattr__(settings, field.name, float(value))
+            object.__setattr__(settings, field.name, number)
 
 
 def check_settings(settings: Any, *positive: str) -> None:

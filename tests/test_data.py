@@ -69,7 +69,7 @@ def test_legacy_processed_files_are_ignored_for_the_verified_raw_files(mnist, tm
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in data.RAW_FILES["mnist"]:
-        (raw / name).symlink_to(data.data_root() / "MNIST" / "raw" / name)
+        (raw / name).symlink_to((data.data_root() / "MNIST" / "raw" / name).resolve())
     processed = tmp_path / "MNIST" / "processed"
     processed.mkdir()
     for name, n in (("training.pt", 60_000), ("test.pt", 10_000)):

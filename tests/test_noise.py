@@ -47,3 +47,9 @@ def test_bad_noise_arguments():
         noise.gaussian(CLEAN, -0.1)
     with pytest.raises(TypeError, match="floats"):
         noise.masking(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), 0.1)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "salt-and-pepper", "masking"])
+def test_a_level_of_nan_is_refused(kind):
+    with pytest.raises(ValueError, match="got nan"):
+        noise.corrupt(CLEAN, kind, float("nan"))

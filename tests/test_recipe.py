@@ -39,13 +39,23 @@ def test_settings_are_checked_by_type_naming_the_field(field, value, expected):
     assert "\n" not in str(caught.value)
 
 
-def test_a_float_field_takes_an_int_as_the_same_float_and_refuses_nan(tmp_path):
-    assert gan.settings("smoke", r1_gamma=0) == gan.settings("smoke", r1_gamma=0.0)
-    assert isinstance(gan.settings("smoke", r1_gamma=0).r1_gamma, float)
+def test_a_float_field_takes_an_int_as_the_same_float_and_refuses_nan():
+    as_int, as_float = gan.settings("smoke", r1_gamma=0), gan.settings("smoke", r1_gamma=0.0)
+    assert gan.RECIPE.folder(as_int) == gan.RECIPE.folder(as_float)  # one run, one folder
+    assert isinstance(as_int.r1_gamma, float)
     with pytest.raises(ValueError, match="GANSettings.r1_gamma must be a finite number"):
         gan.settings("smoke", r1_gamma=float("nan"))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="GANSettings.r1_gamma must be a finite number"):
+        gan.settings("smoke", r1_gamma=10 ** 400)  # too large for a float
+    with pytest.raises(ValueError, match="DAESettings.level must be a finite number"):
         dae.settings("smoke", level=float("inf"))
+
+
+@pytest.mark.parametrize("field, value", [("level", "0.5"), ("level", None), ("noise", None),
+                                          ("code_size", 8.0)])
+def test_a_dae_settings_type_error_names_its_field_before_the_noise_is_tried(field, value):
+    with pytest.raises(TypeError, match=f"DAESettings.{field} must be"):
+        dae.settings("smoke", **{field: value})
 
 
 def test_start_seeds_builds_and_places_with_the_faster_kernels():
