@@ -165,8 +165,9 @@ def test_planted_links_at_temporary_paths_are_never_followed(tmp_path):
 
 # 4. Two writers -------------------------------------------------------------------------------
 
-def _cli(*args):
-    return subprocess.Popen([sys.executable, "-m", "genadv_utils", *args], env=ENV,
+def _cli(*args, progress="off"):
+    return subprocess.Popen([sys.executable, "-m", "genadv_utils", *args],
+                            env={**ENV, "GENADV_PROGRESS": progress},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -482,7 +483,9 @@ def test_outputs_are_never_written_inside_a_run_folder(small_vae, tmp_path, caps
     vae.load(run)
 
 
-def test_finished_runs_on_read_only_storage_train_and_evaluate(small_vae, small_disk, capsys):
+def test_finished_runs_on_read_only_storage_train_and_evaluate(small_vae, small_disk, capsys,
+                                                               monkeypatch):
+    monkeypatch.setenv("GENADV_PROGRESS", "off")  # the evaluation's bars: only its messages here
     disk = small_disk("64m")
     run = disk.path / "vae"
     shutil.copytree(small_vae, run)
@@ -544,7 +547,8 @@ def test_seeds_out_of_range_name_the_option(small_vae, tmp_path, capsys):
 
 def test_ctrl_c_outside_training_says_nothing_was_written(small_vae, tmp_path):
     out = tmp_path / "s.npy"
-    job = _cli("sample", "vae", "--run", str(small_vae), "--n", "100000", "--out", str(out))
+    job = _cli("sample", "vae", "--run", str(small_vae), "--n", "100000", "--out", str(out),
+               progress="bar")
     seen = ""
     while "sampling" not in seen and job.poll() is None:  # its progress bar: inside main
         seen += job.stderr.read(1)
