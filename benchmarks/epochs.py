@@ -40,14 +40,8 @@ COLUMNS = {"frechet_distance": ("Fréchet distance", "{:.1f}"), "precision": ("p
 def scores(trained: Trained, splits: data.Splits, reference: Trained, samples: int,
            split: str) -> dict[str, float]:
     """The book's measurements of the model as it stands (``split``'s images)."""
-    recipe = registry.get(trained.name)
-    out: dict[str, Any] = {}
-    if "samples" in recipe.evaluations:
-        out.update(evaluation.evaluate_generator(trained, splits, split=split,
-                                                 classifier=reference, samples=samples))
-    if "reconstructions" in recipe.evaluations:
-        out.update(evaluation.reconstruction_quality(trained, splits, split=split,
-                                                     classifier=reference))
+    out = evaluation.evaluate(trained, splits, split=split, classifier=reference,
+                              samples=samples)
     return {k: float(out[k]) for k in COLUMNS if k in out}
 
 
