@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -138,3 +139,29 @@ def test_density_is_not_fooled_by_one_real_outlier_as_precision_is():
     with_outlier = torch.cat([real, torch.full((1, 4), 20.0)])
     fooled = metrics.precision_recall_coverage(with_outlier, far, k=3)
     assert fooled["precision"] > 0.99 and fooled["density"] < 0.34
+
+
+def test_sample_quality_reuses_the_real_side_only_for_the_same_images_and_classifier(setup):
+    splits, net, features = setup
+    real, fakes = splits.test.images[:600], splits.train.images[:600]
+    metrics._REAL_SIDES.clear()
+    first = metrics.sample_quality(net, fakes, real)
+    assert len(metrics._REAL_SIDES) == 1
+    again = metrics.sample_quality(net, fakes, real.clone())  # equal values: served from memory
+    assert again == first and len(metrics._REAL_SIDES) == 1
+    # the same numbers as computed from scratch, the classifier's full forward pass included
+    real_f, fake_f = features(real), features(fakes)
+    assert first["frechet_distance"] == pytest.approx(metrics.frechet_distance(fake_f, real_f))
+    assert {k: first[k] for k in ("precision", "recall", "density", "coverage")} \
+        == metrics.precision_recall_coverage(real_f, fake_f)
+    assert first["recognised"] == pytest.approx(metrics.recognised(net, fakes), abs=1e-6)
+    assert first["classifier_score"] == pytest.approx(metrics.classifier_score(net, fakes))
+    # other images, or the same images in another classifier, are measured anew
+    other = metrics.sample_quality(net, fakes, splits.test.images[600:1200])
+    assert other["frechet_distance"] != first["frechet_distance"]
+    changed = copy.deepcopy(net)
+    with torch.no_grad():
+        changed.body[0].weight.mul_(1.5)
+    moved = metrics.sample_quality(changed, fakes, real)
+    assert moved["frechet_distance"] != first["frechet_distance"]
+    assert len(metrics._REAL_SIDES) == 2  # only the last two are kept
