@@ -10,12 +10,13 @@ epochs, to the recipe's own, so it reloads the book's run. Runs are cached in th
 
 Each candidate's samples (5k, as many for every candidate: the distance is biased by the
 sample count) are scored against the 5k **validation** images in the evaluation classifier's
-features; ``--split test`` is for a final check of a choice already made, never for choosing (``evaluation.evaluate_generator``): Fréchet distance (lower is better),
-coverage, precision, recall and the share *recognised* (top class at least 90 % likely); a
-VAE-GAN's reconstructions too (``evaluation.reconstruction_quality``), and how often its players
-were paused. ``--time`` instead times the candidates' steps against the defaults' in turns, in
-one process (``Recipe.seconds_per_step``); ``--against REVISION`` times the default recipe's
-step here against its default at a git revision, in fresh processes.
+features (``evaluation.evaluate_generator``; ``--split test`` is for a final check of a choice
+already made, never for choosing): Fréchet distance (lower is better), coverage, precision,
+recall and the share *recognised* (top class at least 90 % likely); a VAE-GAN's reconstructions
+too (``evaluation.reconstruction_quality``), and how often its players were paused.
+``--time`` instead times the candidates' steps against the defaults' in turns, in one process
+(``Recipe.seconds_per_step``); ``--against REVISION`` times the default recipe's step here
+against its default at a git revision, in fresh processes.
 
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py gan
     GENADV_DATA=../shared/data python benchmarks/gan_sweep.py vaegan --only defaults
@@ -189,8 +190,8 @@ def main() -> None:
 
     scored = evaluation.scored_images(splits, args.split)
     print(f"\n{args.model}: {args.samples} samples against the {len(scored)} "
-          f"{'validation' if args.split == 'val' else 'test'} images, seed 0 "
-          f"({book.machine()})")
+          f"{'validation' if args.split == 'val' else 'test'} images, seed 0 unless a row names "
+          f"another ({book.machine()})")
     extra = RECONSTRUCTION_COLUMNS if args.model == "vaegan" else []
     print(f"| setting | epochs | seconds | Fréchet distance | coverage | precision | recall | "
           f"recognised |{''.join(f' {label} |' for _, label, _ in extra)}")
