@@ -217,6 +217,10 @@ def precision_recall_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 3
     real, fake = real.float().cpu(), fake.float().cpu()
     if real_radii is None:
         real_radii = _kth_neighbour_radius(real, k, chunk)
+    elif real_radii.shape != (len(real),):
+        raise ValueError(f"need one radius per real point, got {tuple(real_radii.shape)} "
+                         f"for {len(real)} points")
+    real_radii = real_radii.float().cpu()
     fake_radii = _kth_neighbour_radius(fake, k, chunk)
     balls = torch.cat([(torch.cdist(fake[i:i + chunk], real) <= real_radii).sum(1)
                        for i in range(0, len(fake), chunk)])  # real balls holding each fake
@@ -307,7 +311,7 @@ def sample_quality(classifier: torch.nn.Module, samples: torch.Tensor, real: tor
     fake_features = apply_in_batches(classifier.features, samples)
     real_features, real_radii = real_side(classifier, real, k)
     # In evaluation mode the classifier is head(features): one pass serves the last three
-    probs = classifier.head(fake_features).softmax(1)
+    probs = apply_in_batches(lambda f: classifier.head(f).softmax(1), fake_features)
     counts = torch.bincount(probs.argmax(1).cpu(), minlength=classifier.head.out_features)
     return {"frechet_distance": frechet_distance(fake_features, real_features),
             **precision_recall_coverage(real_features, fake_features, k,

@@ -147,8 +147,9 @@ def test_sample_quality_reuses_the_real_side_only_for_the_same_images_and_classi
     metrics._REAL_SIDES.clear()
     first = metrics.sample_quality(net, fakes, real)
     assert len(metrics._REAL_SIDES) == 1
+    kept = metrics._REAL_SIDES[next(iter(metrics._REAL_SIDES))]
     again = metrics.sample_quality(net, fakes, real.clone())  # equal values: served from memory
-    assert again == first and len(metrics._REAL_SIDES) == 1
+    assert again == first and metrics.real_side(net, real.clone()) is kept
     # the same numbers as computed from scratch, the classifier's full forward pass included
     real_f, fake_f = features(real), features(fakes)
     assert first["frechet_distance"] == pytest.approx(metrics.frechet_distance(fake_f, real_f))
@@ -163,5 +164,10 @@ def test_sample_quality_reuses_the_real_side_only_for_the_same_images_and_classi
     with torch.no_grad():
         changed.body[0].weight.mul_(1.5)
     moved = metrics.sample_quality(changed, fakes, real)
+    with torch.no_grad():
+        real_c, fake_c = changed.features(real), changed.features(fakes)
+    assert moved["frechet_distance"] == pytest.approx(metrics.frechet_distance(fake_c, real_c))
     assert moved["frechet_distance"] != first["frechet_distance"]
     assert len(metrics._REAL_SIDES) == 2  # only the last two are kept
+    with pytest.raises(ValueError, match="one radius per real point"):
+        metrics.precision_recall_coverage(real_f, fake_f, real_radii=torch.ones(3))
