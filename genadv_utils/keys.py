@@ -171,6 +171,14 @@ def weights_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+def values_digest(values: torch.Tensor) -> str:
+    """A digest of a tensor's dtype, shape and values: what a result computed from images (not
+    from a network) is keyed by, such as the real images' side of a sample score."""
+    digest = hashlib.blake2b(str((values.dtype, tuple(values.shape))).encode())
+    digest.update(values.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def callable_digest(fn: Callable[..., Any]) -> str:
     """A hash of what a function does: its normalised source, and for a ``functools.partial``
     also its bound arguments, so a reader's own step keeps one folder across sessions."""

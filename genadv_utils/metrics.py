@@ -10,7 +10,6 @@ with the MSE taken over the whole set (so the PSNR of a set is that of its mean 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from .blocks import in_batches
-from .keys import weights_digest
+from .keys import values_digest, weights_digest
 from .losses import bernoulli_nll, gaussian_kl, gaussian_log_density
 from .noise import corrupt, seeded
 from .training import progress_mode
@@ -177,6 +176,11 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(max(value, 0.0))
 
 
+CHUNK = 1000
+"""Points whose distances to a whole set are taken at once in the k-NN measures
+(``CHUNK`` × N distances in memory)."""
+
+
 def _kth_neighbour_radius(points: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     radii = []
     for i in range(0, len(points), chunk):
@@ -194,7 +198,7 @@ def _inside_any_ball(queries: torch.Tensor, centres: torch.Tensor, radii: torch.
 
 
 def precision_recall_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 3,
-                              chunk: int = 1000, real_radii: torch.Tensor | None = None
+                              chunk: int = CHUNK, real_radii: torch.Tensor | None = None
                               ) -> dict[str, float]:
     r"""Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
     2020) of a sample set ``fake`` against ``real``, in the same feature space, with
@@ -285,19 +289,13 @@ def real_side(classifier: torch.nn.Module, real: torch.Tensor, k: int = 3
     the half of :func:`sample_quality` that does not depend on the samples. A chapter scores
     many sample sets against one set of test images, so the last few results are kept in
     memory, keyed by the classifier's weights, the images' values and ``k``."""
-    key = (weights_digest(classifier), _values_digest(real), k)
+    key = (weights_digest(classifier), values_digest(real), k)
     if key not in _REAL_SIDES:
         features = apply_in_batches(classifier.eval().features, real)
         while len(_REAL_SIDES) >= 2:
             _REAL_SIDES.pop(next(iter(_REAL_SIDES)))
-        _REAL_SIDES[key] = features, _kth_neighbour_radius(features.float().cpu(), k, 1000)
+        _REAL_SIDES[key] = features, _kth_neighbour_radius(features.float().cpu(), k, CHUNK)
     return _REAL_SIDES[key]
-
-
-def _values_digest(images: torch.Tensor) -> str:
-    digest = hashlib.blake2b(str((images.dtype, tuple(images.shape))).encode())
-    digest.update(images.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 @torch.no_grad()
