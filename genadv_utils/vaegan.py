@@ -82,7 +82,7 @@ class VAEGANSettings:
     average_decay: float = 0.999  # as in the GAN: decay of the decoder's weight average (0: none)
     r1_gamma: float = GANSettings.r1_gamma  # as in the GAN: R1 on D every r1_every steps
     r1_every: int = GANSettings.r1_every
-    gamma: float = 0.015  # weight of the feature reconstruction in the decoder's loss
+    gamma: float = 0.01  # weight of the feature reconstruction in the decoder's loss
     kl_weight: float = 0.03  # weight of the KL in the encoder's loss (1: the VAE's bound)
     balance: bool = True  # the equilibrium rule; False updates both players every step
     equilibrium: float = CHANCE  # the band's centre: D's costs at chance
