@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from genadv_utils import data, vaegan
+from genadv_utils.losses import feature_reconstruction, gaussian_kl
 
 
 def test_vaegan_shapes_and_ranges():
@@ -104,6 +105,47 @@ def test_the_discriminator_weighs_real_against_the_mean_of_the_fakes_it_judges(
     decoder = list(model.decoder.parameters())
     fool = torch.autograd.grad(sum(F.softplus(-dis(x)).mean() for x in judged), decoder)
     assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(decoder, fool))
+
+
+@pytest.mark.parametrize("judge_reconstructions", [True, False])
+def test_the_encoder_and_the_decoder_each_get_the_gradient_of_their_own_objective(
+        judge_reconstructions):
+    """The step shares one backward pass between the encoder's and the decoder's gradients of
+    the feature reconstruction; each must still equal its own objective's gradient, recomputed
+    here from the same codes and noise: kl_weight * KL + L_llike for the encoder, and
+    gamma * L_llike + the GAN term for the decoder."""
+    real = data.load_splits("mnist", device="cpu").train.images[:16]
+    settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
+                               refine=True, dense=8)
+    state = vaegan.RECIPE.start(settings, "cpu")
+    for opt in state.optimizers.values():  # leave the weights as they are
+        opt.step = lambda *a, **k: None
+    model, gamma, weight = state.modules["vaegan"], 0.3, 0.05
+    torch.manual_seed(4)
+    vaegan.vaegan_step(state, (real, None), gamma=gamma, balance=False, kl_weight=weight,
+                       judge_reconstructions=judge_reconstructions)
+    torch.manual_seed(4)  # the same codes and noise again
+    mu, logvar = model.encode(real)
+    reconstruction = model.decode(model.reparameterise(mu, logvar))
+    sampled = model.decode(model.noise(len(real)))
+    dis = model.discriminator
+    feature_rec = feature_reconstruction(dis.features(real), dis.features(reconstruction)).mean()
+    kl = gaussian_kl(mu, logvar).sum(1).mean()
+    judged = [reconstruction, sampled] if judge_reconstructions else [sampled]
+    fool = sum(F.softplus(-dis(x)).mean() for x in judged)
+    for name, objective in (("encoder", weight * kl + feature_rec),
+                            ("decoder", gamma * feature_rec + fool)):
+        params = list(getattr(model, name).parameters())
+        expected = torch.autograd.grad(objective, params, retain_graph=True)
+        assert all(_close(p.grad, g) for p, g in zip(params, expected))
+    decoder = list(model.decoder.parameters())
+    unweighed = torch.autograd.grad(feature_rec + fool, decoder)  # gamma left out
+    assert not all(_close(p.grad, g) for p, g in zip(decoder, unweighed))
+
+
+def _close(a, b, rtol=1e-4):
+    """Equal up to float rounding, relative to the tensor's largest entry."""
+    return (a - b).abs().max().item() <= rtol * b.abs().max().item()
 
 
 def test_pixel_similarity_trains_the_same_networks_as_a_vae_and_leaves_d_alone():
