@@ -115,7 +115,9 @@ PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "tr
 FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0, "r1_gamma": 0.0,
                                 "lr_discriminator": 2e-4, "judge_reconstructions": True,
                                 "gamma": 0.01, "lr_decay": 1.0}
-"""What the chapter's first recipe (the book's earlier editions) sets differently."""
+"""What the chapter's first recipe (the book's earlier editions) sets: chapter 3's additions
+off, no schedule, D judging reconstructions too; γ pinned, so that its small runs stay put when
+the default moves."""
 
 
 def band(equilibrium: float = VAEGANSettings.equilibrium,
