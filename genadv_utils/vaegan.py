@@ -182,7 +182,8 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, 
     #   discriminator:  real_cost + fake_cost            (while train_d; real against fake, 1:1)
     params = {name: list(getattr(model, name).parameters()) for name in NETWORKS}
     # L_llike reaches the encoder through the decoder, so one backward pass of the encoder's
-    # objective also gives the decoder's gradient of L_llike (the prior term never reaches it)
+    # objective also gives the decoder's gradient of L_llike (the prior term never reaches the
+    # decoder), which gamma then weighs
     encoder = params["encoder"]
     shared = torch.autograd.grad(kl_weight * kl + feature_rec, encoder + params["decoder"],
                                  retain_graph=True)
