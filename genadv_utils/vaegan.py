@@ -115,9 +115,7 @@ PROFILES: dict[str, dict[str, Any]] = {"default": {}, "smoke": {"epochs": 2, "tr
 FIRST_RECIPE: dict[str, Any] = {"refine": False, "average_decay": 0.0, "dense": 0, "r1_gamma": 0.0,
                                 "lr_discriminator": 2e-4, "judge_reconstructions": True,
                                 "gamma": 0.01, "lr_decay": 1.0}
-"""What the chapter's first recipe (the book's earlier editions) sets: chapter 3's additions
-off, no schedule, D judging reconstructions too; γ pinned, so that its small runs stay put when
-the default moves."""
+"""What the chapter's first recipe (the book's earlier editions) sets differently."""
 
 
 def band(equilibrium: float = VAEGANSettings.equilibrium,
@@ -176,28 +174,17 @@ def vaegan_step(state: TrainState, batch: tuple[torch.Tensor, torch.Tensor], *, 
     train_d, train_g = equilibrium_rule(*costs, equilibrium, margin) if balance else (True, True)
     # The decoder's GAN term, non-saturating: -log D(x~) - log D(x_p) (or x_p's alone)
     fool = sum(F.softplus(-l).mean() for l in judged)
-    # Each network descends its own objective, and only its own (the routing):
-    #   encoder:        kl_weight * L_prior + L_llike
-    #   decoder:        gamma * L_llike + fool           (fool while train_g)
-    #   discriminator:  real_cost + fake_cost            (while train_d; real against fake, 1:1)
-    params = {name: list(getattr(model, name).parameters()) for name in NETWORKS}
-    # L_llike reaches the encoder through the decoder, so one backward pass of the encoder's
-    # objective also gives the decoder's gradient of L_llike (the prior term never reaches the
-    # decoder), which gamma then weighs
-    encoder = params["encoder"]
-    shared = torch.autograd.grad(kl_weight * kl + feature_rec, encoder + params["decoder"],
-                                 retain_graph=True)
-    grads = {"encoder": shared[:len(encoder)],
-             "decoder": [gamma * g for g in shared[len(encoder):]]}
-    if train_g:
-        fool_grads = torch.autograd.grad(fool, params["decoder"], retain_graph=True)
-        grads["decoder"] = [g + f for g, f in zip(grads["decoder"], fool_grads)]
-    if train_d:
-        grads["discriminator"] = torch.autograd.grad(real_cost + fake_cost,
-                                                     params["discriminator"])
-    for name, network_grads in grads.items():
-        for p, g in zip(params[name], network_grads):
+    objectives = {
+        "encoder": kl_weight * kl + feature_rec,
+        "decoder": gamma * feature_rec + (fool if train_g else 0.0),
+        "discriminator": real_cost + fake_cost,  # real against generated, 1:1
+    }
+    updated = [n for n in objectives if n != "discriminator" or train_d]
+    for name in updated:  # each network: the gradient of its own loss only
+        params = list(getattr(model, name).parameters())
+        for p, g in zip(params, torch.autograd.grad(objectives[name], params, retain_graph=True)):
             p.grad = g
+    for name in updated:
         state.optimizers[name].step()
     if average_decay:
         model.update_average(average_decay)

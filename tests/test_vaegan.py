@@ -110,10 +110,9 @@ def test_the_discriminator_weighs_real_against_the_mean_of_the_fakes_it_judges(
 @pytest.mark.parametrize("judge_reconstructions", [True, False])
 def test_the_encoder_and_the_decoder_each_get_the_gradient_of_their_own_objective(
         judge_reconstructions):
-    """The step shares one backward pass between the encoder's and the decoder's gradients of
-    the feature reconstruction; each must still equal its own objective's gradient, recomputed
-    here from the same codes and noise: kl_weight * KL + L_llike for the encoder, and
-    gamma * L_llike + the GAN term for the decoder."""
+    """The routing, for the two players that share the feature reconstruction: each gets its own
+    objective's gradient, recomputed here from the same codes and noise: kl_weight * KL +
+    L_llike for the encoder, gamma * L_llike + the GAN term for the decoder (and gamma counts)."""
     real = data.load_splits("mnist", device="cpu").train.images[:16]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
                                refine=True, dense=8)
