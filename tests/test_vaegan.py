@@ -72,6 +72,24 @@ def test_a_discriminator_answering_one_half_costs_log_2_on_each_side_and_pauses_
     assert out["skip_d"] == 0.0 and out["skip_g"] == 0.0 and out["in_band"] == 1.0
 
 
+def _step_and_replay(settings, seed, **step):
+    """One ``vaegan_step`` (rule off) on 16 digits, the weights left as they are, then the same
+    codes and noise drawn again, for a test to recompute the step's gradients: the model (its
+    ``.grad`` from the step), the digits, mu, logvar and the two fakes (reconstructions,
+    samples)."""
+    real = data.load_splits("mnist", device="cpu").train.images[:16]
+    state = vaegan.RECIPE.start(settings, "cpu")
+    for opt in state.optimizers.values():  # leave the weights as they are
+        opt.step = lambda *a, **k: None
+    model = state.modules["vaegan"]
+    torch.manual_seed(seed)
+    vaegan.vaegan_step(state, (real, None), balance=False, **step)
+    torch.manual_seed(seed)  # the same codes and noise again
+    mu, logvar = model.encode(real)
+    fakes = [model.decode(model.reparameterise(mu, logvar)), model.decode(model.noise(len(real)))]
+    return model, real, mu, logvar, fakes
+
+
 @pytest.mark.parametrize("judge_reconstructions", [True, False])
 def test_the_discriminator_weighs_real_against_the_mean_of_the_fakes_it_judges(
         judge_reconstructions):
@@ -79,18 +97,9 @@ def test_the_discriminator_weighs_real_against_the_mean_of_the_fakes_it_judges(
     judges (reconstructions and samples, or samples only), recomputed here from the same
     images: one real batch against one generated batch. With gamma = 0 the decoder's gradient
     is its GAN term's alone, -log D of those same fakes."""
-    real = data.load_splits("mnist", device="cpu").train.images[:16]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8)
-    state = vaegan.RECIPE.start(settings, "cpu")
-    for opt in state.optimizers.values():  # leave the weights as they are
-        opt.step = lambda *a, **k: None
-    model = state.modules["vaegan"]
-    torch.manual_seed(3)
-    vaegan.vaegan_step(state, (real, None), gamma=0.0, balance=False,
-                       judge_reconstructions=judge_reconstructions)
-    torch.manual_seed(3)  # the same codes and noise again
-    mu, logvar = model.encode(real)
-    fakes = [model.decode(model.reparameterise(mu, logvar)), model.decode(model.noise(len(real)))]
+    model, real, _, _, fakes = _step_and_replay(settings, 3, gamma=0.0,
+                                                judge_reconstructions=judge_reconstructions)
     judged = fakes if judge_reconstructions else fakes[1:]
     dis = model.discriminator
     real_cost = F.softplus(-dis(real)).mean()
@@ -113,20 +122,11 @@ def test_the_encoder_and_the_decoder_each_get_the_gradient_of_their_own_objectiv
     """The routing, for the two players that share the feature reconstruction: each gets its own
     objective's gradient, recomputed here from the same codes and noise: kl_weight * KL +
     L_llike for the encoder, gamma * L_llike + the GAN term for the decoder (and gamma counts)."""
-    real = data.load_splits("mnist", device="cpu").train.images[:16]
     settings = vaegan.settings("smoke", latent_size=4, width=4, encoder_width=4, hidden=8,
                                refine=True, dense=8)
-    state = vaegan.RECIPE.start(settings, "cpu")
-    for opt in state.optimizers.values():  # leave the weights as they are
-        opt.step = lambda *a, **k: None
-    model, gamma, weight = state.modules["vaegan"], 0.3, 0.05
-    torch.manual_seed(4)
-    vaegan.vaegan_step(state, (real, None), gamma=gamma, balance=False, kl_weight=weight,
-                       judge_reconstructions=judge_reconstructions)
-    torch.manual_seed(4)  # the same codes and noise again
-    mu, logvar = model.encode(real)
-    reconstruction = model.decode(model.reparameterise(mu, logvar))
-    sampled = model.decode(model.noise(len(real)))
+    gamma, weight = 0.3, 0.05
+    model, real, mu, logvar, (reconstruction, sampled) = _step_and_replay(
+        settings, 4, gamma=gamma, kl_weight=weight, judge_reconstructions=judge_reconstructions)
     dis = model.discriminator
     feature_rec = feature_reconstruction(dis.features(real), dis.features(reconstruction)).mean()
     kl = gaussian_kl(mu, logvar).sum(1).mean()
