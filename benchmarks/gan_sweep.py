@@ -87,6 +87,11 @@ def balance(history: Any) -> dict[str, float]:
     return {k: sum(s[k] for s in steps) / len(steps) for k in ("skip_g", "skip_d", "in_band")}
 
 
+TIMED_STEPS = 32
+"""Steps per timing: a whole number of lazy R1 cycles (every 4 or 16 steps), so that each timing
+holds its recipe's share of R1 steps (the two warm-up steps before it are steps 1 and 2)."""
+
+
 def time_candidates(recipe: Any, splits: data.Splits, names: list[str], rounds: int = 3) -> None:
     """The named candidates (each with its own step, if it has one) and the defaults timed in
     turns, in this one process: the fastest of ``rounds`` measurements of a step of each, and
@@ -99,7 +104,7 @@ def time_candidates(recipe: Any, splits: data.Splits, names: list[str], rounds: 
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, (timed, settings) in runs.items():
-            times[name].append(timed.seconds_per_step(settings, splits, steps=20))
+            times[name].append(timed.seconds_per_step(settings, splits, steps=TIMED_STEPS))
     training = {name: min(times[name]) * settings.epochs * len(data.Batches(
         splits.train.subset(settings.train_size), settings.batch_size))
         for name, (_, settings) in runs.items()}  # seconds of steps in the whole run
@@ -112,7 +117,7 @@ def time_candidates(recipe: Any, splits: data.Splits, names: list[str], rounds: 
 
 PER_STEP = ("import sys; from genadv_utils import data, registry; r = registry.get(sys.argv[1]); "
             "print(r.seconds_per_step(r.settings('default'), data.load_splits('mnist', "
-            "device='cpu'), steps=20), r.settings('default').epochs)")
+            f"device='cpu'), steps={TIMED_STEPS}), r.settings('default').epochs)")
 
 
 def time_against(name: str, revision: str, rounds: int = 3) -> None:
